@@ -143,6 +143,9 @@ func Unpack(r io.Reader, dir string) error {
 			return fmt.Errorf("unpack %q: %w", hdr.Name, ErrUnsafePath)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(name))
+		if err := noSymlinkParents(dir, name); err != nil {
+			return fmt.Errorf("unpack %q: %w", hdr.Name, err)
+		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o755); err != nil {
@@ -181,10 +184,6 @@ func writeFile(target string, r io.Reader, hdr *tar.Header) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
-	// Refuse to write through a symlink planted by an earlier entry.
-	if fi, err := os.Lstat(filepath.Dir(target)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return ErrUnsafePath
-	}
 	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_EXCL, fs.FileMode(hdr.Mode)&0o755|0o600)
 	if err != nil {
 		return err
@@ -194,4 +193,25 @@ func writeFile(target string, r io.Reader, hdr *tar.Header) error {
 		return err
 	}
 	return f.Close()
+}
+
+// noSymlinkParents refuses an entry whose parent directories include a
+// symlink planted by an earlier entry, which could redirect the write.
+func noSymlinkParents(root, name string) error {
+	parts := strings.Split(name, "/")
+	p := root
+	for _, part := range parts[:len(parts)-1] {
+		p = filepath.Join(p, part)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return ErrUnsafePath
+		}
+	}
+	return nil
 }

@@ -1,0 +1,195 @@
+// Package controlplane is Slipway's composition root: it wires the store,
+// the driver, the proxy and the rollout executor, serves the API, recovers
+// interrupted rollouts on start, and owns every background goroutine.
+package controlplane
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/api"
+	"github.com/slipway-dev/slipway/internal/driver"
+	"github.com/slipway-dev/slipway/internal/proxy"
+	"github.com/slipway-dev/slipway/internal/rollout"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// Options configure a control plane.
+type Options struct {
+	// DataDir holds the database, artifacts, the token file, instance
+	// files and the proxy's socket and state.
+	DataDir string
+	// ProxyListen is where the proxy serves traffic (127.0.0.1:8080).
+	ProxyListen string
+	// ProxyCommand is the argv that runs `slipway proxy`; the control plane
+	// appends --listen, --control and --state.
+	ProxyCommand []string
+	// Driver runs instances.
+	Driver driver.Driver
+	Logger *slog.Logger
+}
+
+// ControlPlane is a running control plane.
+type ControlPlane struct {
+	opts   Options
+	store  *store.Store
+	driver driver.Driver
+	proxy  *proxy.Client
+	router *router
+	exec   *rollout.Executor
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+}
+
+// TokenFile is the name of the admin token file inside the data dir.
+const TokenFile = "token"
+
+// Open prepares the data dir, opens the store and makes sure an admin token
+// exists. Call Start to recover state and begin serving.
+func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Driver == nil {
+		return nil, errors.New("control plane: no driver configured")
+	}
+	for _, dir := range []string{opts.DataDir, filepath.Join(opts.DataDir, "artifacts", "sha256"), filepath.Join(opts.DataDir, "artifacts", "tmp")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("prepare data dir: %w", err)
+		}
+	}
+	st, err := store.OpenSQLite(ctx, filepath.Join(opts.DataDir, "slipway.db"))
+	if err != nil {
+		return nil, err
+	}
+	cp := &ControlPlane{opts: opts, store: st, driver: opts.Driver, log: opts.Logger,
+		proxy: proxy.NewClient(filepath.Join(opts.DataDir, "proxy.sock"))}
+	if err := cp.ensureToken(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	cp.router = &router{store: st, proxy: cp.proxy, log: opts.Logger}
+	cp.exec = &rollout.Executor{
+		Store: st, Runtime: opts.Driver, Router: cp.router, Logger: opts.Logger,
+		Gate:     rollout.Gate{Client: &http.Client{}, Status: opts.Driver.Status},
+		Artifact: cp.artifactPath,
+	}
+	return cp, nil
+}
+
+// ensureToken creates the admin token on first start and writes it to
+// DataDir/token with mode 0600. Only its hash is stored.
+func (cp *ControlPlane) ensureToken(ctx context.Context) error {
+	n, err := cp.store.CountTokens(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	token := "slw_" + base64.RawURLEncoding.EncodeToString(raw)
+	path := filepath.Join(cp.opts.DataDir, TokenFile)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	return cp.store.AddToken(ctx, "admin", hashToken(token), "admin")
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+// ReadToken reads the admin token from a data dir.
+func ReadToken(dataDir string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+// Start makes sure the proxy runs, recovers instances and rollouts left by
+// an earlier process, publishes routes and starts the background loops.
+func (cp *ControlPlane) Start(ctx context.Context) error {
+	cp.ctx, cp.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	if err := cp.ensureProxy(ctx); err != nil {
+		return err
+	}
+	if err := cp.recover(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	cp.goLoop("proxy watchdog", time.Second, cp.watchProxy)
+	return nil
+}
+
+// Handler is the API handler.
+func (cp *ControlPlane) Handler() http.Handler { return api.NewHandler(cp, cp.log) }
+
+// Store exposes the store (for tests and the demo's summary).
+func (cp *ControlPlane) Store() *store.Store { return cp.store }
+
+// Close stops background work, waits for it, and closes the store. It
+// leaves the proxy and the instances running: the data plane outlives the
+// control plane. Rollouts in progress are left for the next Start.
+func (cp *ControlPlane) Close() error {
+	if cp.cancel != nil {
+		cp.cancel(errors.New("control plane shutting down"))
+	}
+	cp.wg.Wait()
+	return cp.store.Close()
+}
+
+// goLoop runs fn every interval until Close.
+func (cp *ControlPlane) goLoop(name string, every time.Duration, fn func(context.Context)) {
+	cp.wg.Add(1)
+	go func() {
+		defer cp.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-cp.ctx.Done():
+				return
+			case <-t.C:
+				fn(cp.ctx)
+			}
+		}
+	}()
+}
+
+func (cp *ControlPlane) artifactPath(digest string) string {
+	return filepath.Join(cp.opts.DataDir, "artifacts", "sha256", strings.TrimPrefix(digest, "sha256:")+".tar.gz")
+}
+
+// runRollout executes a rollout in the background, owned by cp.
+func (cp *ControlPlane) runRollout(ro store.Rollout, rel store.Release) {
+	cp.wg.Add(1)
+	go func() {
+		defer cp.wg.Done()
+		_, err := cp.exec.BlueGreen(cp.ctx, ro, rel)
+		if err != nil && !errors.Is(err, rollout.ErrInterrupted) {
+			cp.log.Error("rollout", "rollout", ro.ID, "app", ro.App, "env", ro.Env, "err", err)
+			if ferr := cp.store.FinishRollout(context.WithoutCancel(cp.ctx), ro.ID, store.RolloutFailed, err.Error()); ferr != nil {
+				cp.log.Error("record failed rollout", "rollout", ro.ID, "err", ferr)
+			}
+		}
+	}()
+}

@@ -1,0 +1,207 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"log/slog"
+
+	"github.com/slipway-dev/slipway/internal/proxy"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// ensureProxy makes sure a proxy process answers on the control socket,
+// starting one (detached, so it outlives this process) if none does.
+func (cp *ControlPlane) ensureProxy(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := cp.proxy.Ping(pctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if len(cp.opts.ProxyCommand) == 0 {
+		return fmt.Errorf("proxy is not running and no proxy command is configured: %w", err)
+	}
+	logPath := filepath.Join(cp.opts.DataDir, "proxy.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("start proxy: %w", err)
+	}
+	defer logFile.Close()
+	args := append(append([]string{}, cp.opts.ProxyCommand[1:]...),
+		"--listen", cp.opts.ProxyListen,
+		"--control", filepath.Join(cp.opts.DataDir, "proxy.sock"),
+		"--state", filepath.Join(cp.opts.DataDir, "proxy-table.json"))
+	cmd := exec.Command(cp.opts.ProxyCommand[0], args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start proxy: %w", err)
+	}
+	pidFile := filepath.Join(cp.opts.DataDir, "proxy.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+		cp.log.Warn("write proxy pid file", "err", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // reaps the proxy if it dies while we live
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("proxy exited at start (%v): %s", err, lastLines(logPath, 5))
+		case <-time.After(50 * time.Millisecond):
+		}
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		err := cp.proxy.Ping(pctx)
+		cancel()
+		if err == nil {
+			cp.log.Info("proxy started", "pid", cmd.Process.Pid, "listen", cp.opts.ProxyListen)
+			return nil
+		}
+	}
+	cmd.Process.Kill()
+	return fmt.Errorf("proxy did not answer within 10s; see %s", logPath)
+}
+
+func lastLines(path string, n int) string {
+	raw, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// watchProxy restarts a dead proxy and republishes the routes.
+func (cp *ControlPlane) watchProxy(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := cp.proxy.Ping(pctx)
+	cancel()
+	if err == nil {
+		return
+	}
+	cp.log.Warn("proxy does not answer; restarting it", "err", err)
+	if err := cp.ensureProxy(ctx); err != nil {
+		cp.log.Error("restart proxy", "err", err)
+		return
+	}
+	if err := cp.router.Publish(ctx); err != nil {
+		cp.log.Error("republish routes", "err", err)
+	}
+}
+
+// router builds the routing table from the store and feeds it to the proxy.
+type router struct {
+	store *store.Store
+	proxy *proxy.Client
+	log   *slog.Logger
+	mu    sync.Mutex // one publish at a time, so versions arrive in order
+}
+
+// Publish sends the table of live releases to the proxy.
+func (r *router) Publish(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	table, err := r.build(ctx)
+	if err != nil {
+		return fmt.Errorf("build routing table: %w", err)
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		var min uint64
+		if cur, err := r.proxy.Table(ctx); err == nil {
+			min = cur.Version + 1
+		}
+		if table.Version, err = r.store.NextProxyVersion(ctx, min); err != nil {
+			return err
+		}
+		if _, err = r.proxy.SetTable(ctx, table); err == nil || !errors.Is(err, proxy.ErrStaleTable) {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *router) build(ctx context.Context) (proxy.Table, error) {
+	var t proxy.Table
+	envs, err := r.store.Environments(ctx)
+	if err != nil {
+		return t, err
+	}
+	for _, e := range envs {
+		if e.LiveRelease == 0 {
+			continue
+		}
+		app, err := r.store.App(ctx, e.App)
+		if err != nil {
+			return t, err
+		}
+		rel, err := r.store.Release(ctx, e.App, e.Env, e.LiveRelease)
+		if err != nil {
+			return t, err
+		}
+		insts, err := r.store.Instances(ctx, e.App, e.Env)
+		if err != nil {
+			return t, err
+		}
+		h := rel.Spec.Health
+		route := proxy.Route{Host: app.Environments[e.Env].Host, App: e.App, Env: e.Env, Release: e.LiveRelease,
+			Health: proxy.HealthCheck{Path: h.Path, Interval: h.Interval.D(), Timeout: h.Timeout.D(),
+				HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold}}
+		for _, in := range insts {
+			if in.Release == e.LiveRelease {
+				route.Backends = append(route.Backends, proxy.Backend{ID: in.ID, Addr: in.Addr, Release: in.Release})
+			}
+		}
+		t.Routes = append(t.Routes, route)
+	}
+	return t, nil
+}
+
+// Drain waits for in-flight requests to the instances to finish.
+func (r *router) Drain(ctx context.Context, ids []string, timeout time.Duration) (int, error) {
+	return r.proxy.Drain(ctx, ids, timeout)
+}
+
+// Teardown stops every instance and the proxy: the opposite of a deploy,
+// for `slipway demo` and tests. The control plane must be closed after.
+func (cp *ControlPlane) Teardown(ctx context.Context) error {
+	insts, err := cp.store.Instances(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(insts))
+	for i, in := range insts {
+		ids[i] = in.ID
+	}
+	cp.exec.StopInstances(ctx, ids)
+	raw, err := os.ReadFile(filepath.Join(cp.opts.DataDir, "proxy.pid"))
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 1 {
+		return nil
+	}
+	if p, err := os.FindProcess(pid); err == nil {
+		p.Signal(syscall.SIGTERM)
+	}
+	for range 100 {
+		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		err := cp.proxy.Ping(pctx)
+		cancel()
+		if err != nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("proxy (pid %d) did not stop", pid)
+}
