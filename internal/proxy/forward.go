@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxAttempts bounds how many backends one request may be sent to when
+// connections are refused.
+const maxAttempts = 3
+
+// Bodies of responses the proxy writes itself.
+const (
+	bodyNoRoute    = "404 page not found: no app is routed for this host\n"
+	bodyNoBackends = "503 service unavailable: no backends for this host\n"
+	bodyBadGateway = "502 bad gateway: the app did not answer\n"
+)
+
+// forward is the state of one proxied request, shared by ServeHTTP, the
+// round tripper and the error handler through the request context.
+type forward struct {
+	host    string
+	route   *route
+	backend *backend   // counted in flight until ServeHTTP returns
+	tried   []*backend // backends that refused a connection
+}
+
+type forwardKey struct{}
+
+// ServeHTTP routes r by its Host header.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := normalizeHost(r.Host)
+	rt, b := p.acquire(host, nil)
+	switch {
+	case rt == nil:
+		writeText(w, http.StatusNotFound, bodyNoRoute)
+		return
+	case b == nil:
+		p.log.Warn("no backends for route", "host", host, "app", rt.app, "env", rt.env, "release", rt.release)
+		writeText(w, http.StatusServiceUnavailable, bodyNoBackends)
+		return
+	}
+	f := &forward{host: host, route: rt, backend: b}
+	// Runs after the response, websocket session or stream is over, and on
+	// http.ErrAbortHandler panics.
+	defer func() { p.done(f.backend) }()
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, f)))
+}
+
+// acquire picks a backend for host from the current table, skipping tried,
+// and counts it in flight; the caller must call done. It returns a nil
+// route if no route matches, and a nil backend if none is left.
+//
+// A request that picked a backend from a table that has since been
+// replaced could otherwise slip past Drain: so after counting itself in
+// flight it checks that the backend is still in the table and, if not,
+// picks again from the newer table (see apply for the ordering argument).
+func (p *Proxy) acquire(host string, tried []*backend) (*route, *backend) {
+	for range 100 {
+		rt := p.snap.Load().routes[host]
+		if rt == nil {
+			return nil, nil
+		}
+		b := rt.pick(time.Now().UnixNano(), tried)
+		if b == nil {
+			return rt, nil
+		}
+		b.inflight.Add(1)
+		if !b.retired.Load() {
+			return rt, b
+		}
+		p.done(b)
+	}
+	// Tables changing faster than a map lookup; give up on this request.
+	return p.snap.Load().routes[host], nil
+}
+
+// done ends one in-flight request to b and drops b if it has left the
+// table and this was its last request.
+func (p *Proxy) done(b *backend) {
+	if b.inflight.Add(-1) == 0 && b.retired.Load() {
+		p.mu.Lock()
+		p.dropIfIdle(b)
+		p.mu.Unlock()
+	}
+}
+
+// rewrite prepares the outbound request; the backend address is filled in
+// per attempt by roundTrip. The Host header is the client's.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	if p.trustForwarded {
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	}
+	pr.SetXForwarded()
+	pr.Out.URL.Scheme = "http"
+	if pr.Out.Body != nil {
+		pr.Out.Body = &countingBody{r: pr.Out.Body}
+	}
+}
+
+// roundTripper sends each attempt to the forward's current backend.
+type roundTripper struct{ p *Proxy }
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.p.roundTrip(req)
+}
+
+// roundTrip sends req to the request's backend. If the connection is
+// refused (nothing of the request was sent, so any method is safe to
+// resend) it ejects that backend and tries another of the route, up to
+// maxAttempts in all. Any other error goes to upstreamError, unretried.
+func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
+	f, _ := req.Context().Value(forwardKey{}).(*forward)
+	if f == nil {
+		return nil, errors.New("proxy: request without a route")
+	}
+	for attempt := 1; ; attempt++ {
+		b := f.backend
+		out := *req
+		u := *req.URL
+		u.Host = b.addr
+		out.URL = &u
+		res, err := b.transport.RoundTrip(&out)
+		if err == nil {
+			b.succeeded()
+			b.served.Add(1)
+			return res, nil
+		}
+		if !isDialError(err) || req.Context().Err() != nil || bodyRead(req) || attempt >= maxAttempts {
+			return nil, err
+		}
+		if d := b.eject(time.Now()); d > 0 {
+			p.log.Warn("backend refused a connection; ejected", append(b.logAttrs(), "host", f.host, "for", d, "err", err)...)
+		}
+		f.tried = append(f.tried, b)
+		_, next := p.acquire(f.host, f.tried)
+		if next == nil {
+			return nil, err
+		}
+		f.backend = next
+		p.done(b)
+	}
+}
+
+// isDialError reports whether err happened while connecting, before any
+// byte of the request was written.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// countingBody records whether the transport read any of the request body.
+type countingBody struct {
+	r    io.ReadCloser
+	read atomic.Bool
+}
+
+func (c *countingBody) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		c.read.Store(true)
+	}
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.r.Close() }
+
+func bodyRead(req *http.Request) bool {
+	c, ok := req.Body.(*countingBody)
+	return ok && c.read.Load()
+}
+
+// upstreamError answers when the backend could not be reached or failed
+// before sending a response.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	attrs := []any{"err", err}
+	if f, ok := r.Context().Value(forwardKey{}).(*forward); ok {
+		attrs = append(attrs, "host", f.host)
+		attrs = append(attrs, f.backend.logAttrs()...)
+	}
+	if r.Context().Err() != nil {
+		// The client went away; nobody reads this answer.
+		p.log.Debug("client canceled a proxied request", attrs...)
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	p.log.Warn("upstream request failed", attrs...)
+	writeText(w, http.StatusBadGateway, bodyBadGateway)
+}
+
+func writeText(w http.ResponseWriter, code int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, body)
+}
+
+// bufferPool recycles ReverseProxy's copy buffers.
+type bufferPool struct{ pool sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (b *bufferPool) Get() []byte { return *b.pool.Get().(*[]byte) }
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == 32<<10 {
+		buf = buf[:cap(buf)]
+		b.pool.Put(&buf)
+	}
+}
