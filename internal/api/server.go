@@ -322,4 +322,3 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, 200, ev)
 }
-

@@ -295,4 +295,3 @@ func newVersionCmd(g *globals) *cobra.Command {
 	addJSON(cmd, g)
 	return cmd
 }
-

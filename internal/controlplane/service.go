@@ -377,4 +377,3 @@ func (cp *ControlPlane) Events(ctx context.Context, limit int) ([]store.Event, e
 	}
 	return ev, err
 }
-
