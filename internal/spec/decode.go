@@ -1,0 +1,421 @@
+package spec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// aliasAllowance is how many nodes beyond those written in the file the
+// decoder visits through aliases and merge keys before it gives up. A real
+// slipway.yaml needs a few hundred; an alias bomb needs billions.
+const aliasAllowance = 100_000
+
+// maxMergeDepth bounds chains of merge keys (a mapping merging one that
+// merges another ...), which would otherwise recurse once per link.
+const maxMergeDepth = 32
+
+// position is a 1-based line and column.
+type position struct{ line, column int }
+
+func positionOf(n *yaml.Node) position { return position{n.Line, n.Column} }
+
+// decoder turns the YAML tree into an App. It records every problem it meets
+// and the position of every field, so that the validation that follows can
+// point at the right line.
+type decoder struct {
+	file string
+	errs ErrorList
+	root position
+
+	keyPos map[string]position // where each field's key is written
+	valPos map[string]position // where each field's value is written
+	set    map[string]bool     // fields written with a non-null value
+	bad    map[string]bool     // fields whose value could not be decoded
+
+	envOrder []string // environment names in the order written
+
+	budget  int                 // node visits left before alias expansion is cut off
+	merging map[*yaml.Node]bool // mappings whose entries are being collected
+}
+
+func newDecoder(file string, root *yaml.Node) *decoder {
+	return &decoder{
+		file:    file,
+		root:    positionOf(root),
+		keyPos:  map[string]position{},
+		valPos:  map[string]position{},
+		set:     map[string]bool{},
+		bad:     map[string]bool{},
+		budget:  countNodes(root, 0) + aliasAllowance,
+		merging: map[*yaml.Node]bool{},
+	}
+}
+
+// countNodes counts the nodes written in the tree, without following aliases.
+func countNodes(n *yaml.Node, depth int) int {
+	count := 1
+	if depth < 1000 {
+		for _, c := range n.Content {
+			count += countNodes(c, depth+1)
+		}
+	}
+	return count
+}
+
+// check validates the decoded app and attaches positions to the problems.
+// Problems at or under a field that failed to decode are dropped: the
+// decode error already covers them.
+func (d *decoder) check(app *App) {
+	if d.budget <= 0 {
+		return
+	}
+	for _, p := range validate(app, d.set, d.envOrder) {
+		if d.underBad(p.path) {
+			continue
+		}
+		pos := d.position(p.path, p.atKey)
+		d.errs = append(d.errs, &Error{File: d.file, Line: pos.line, Column: pos.column, Path: p.path, Message: p.msg})
+	}
+}
+
+func (d *decoder) underBad(path string) bool {
+	for {
+		if d.bad[path] {
+			return true
+		}
+		if path == "" {
+			return false
+		}
+		path = parentPath(path)
+	}
+}
+
+// position is where a problem with path is best shown: its value, else its
+// key, else the key of the nearest field around it (for a missing field).
+func (d *decoder) position(path string, atKey bool) position {
+	if p, ok := d.valPos[path]; ok && !atKey {
+		return p
+	}
+	for {
+		if p, ok := d.keyPos[path]; ok {
+			return p
+		}
+		if path == "" {
+			return d.root
+		}
+		path = parentPath(path)
+	}
+}
+
+func parentPath(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+func (d *decoder) errorAt(n *yaml.Node, path, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Column: n.Column, Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// fail reports that the value at path could not be decoded.
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	d.errorAt(n, path, format, args...)
+	d.bad[path] = true
+}
+
+// resolve follows an alias to the node it names and charges the visit to
+// the budget. It returns nil once the budget is spent.
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	if d.budget <= 0 {
+		return nil
+	}
+	d.budget--
+	if d.budget == 0 {
+		d.errorAt(n, "", "anchors and aliases expand to more than %d values, far more than an app spec needs; write the values out instead of nesting aliases", aliasAllowance)
+		return nil
+	}
+	for range 10 {
+		if n.Kind != yaml.AliasNode {
+			return n
+		}
+		if n.Alias == nil {
+			break
+		}
+		n = n.Alias
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// describe names the kind of n for "expected X, found Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// literal shows a scalar as written: strings quoted, numbers bare.
+func literal(n *yaml.Node) string {
+	if n.Tag == "!!str" || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return n.Value
+}
+
+// entry is one key/value pair of a mapping.
+type entry struct {
+	key     string
+	keyNode *yaml.Node // where the key is written
+	value   *yaml.Node // not yet resolved
+}
+
+// entries lists the pairs of mapping n in the order written, followed by
+// those merged in with << that n does not set itself. It reports keys that
+// are not plain values and keys written twice.
+func (d *decoder) entries(path string, n *yaml.Node) []entry {
+	if d.merging[n] {
+		d.errorAt(n, path, "this mapping merges itself in with <<; remove the circular merge")
+		return nil
+	}
+	if len(d.merging) >= maxMergeDepth {
+		d.errorAt(n, path, "merges (<<) nest more than %d deep; merge fewer levels of anchors", maxMergeDepth)
+		return nil
+	}
+	d.merging[n] = true
+	defer delete(d.merging, n)
+
+	var out []entry
+	seen := map[string]*yaml.Node{}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		written := n.Content[i]
+		k := d.resolve(written)
+		if k == nil {
+			return out
+		}
+		switch {
+		case k.Kind == yaml.ScalarNode && k.Tag == "!!merge":
+			merges = append(merges, n.Content[i+1])
+		case k.Kind != yaml.ScalarNode:
+			d.errorAt(written, path, "a key must be a plain name, found %s; write name: value", describe(k))
+		case seen[k.Value] != nil:
+			d.errorAt(written, joinPath(path, k.Value), "duplicate key, already set on line %d; remove one of the two", seen[k.Value].Line)
+		default:
+			seen[k.Value] = written
+			out = append(out, entry{key: k.Value, keyNode: written, value: n.Content[i+1]})
+		}
+	}
+	for _, m := range merges {
+		for _, e := range d.merged(path, m) {
+			if seen[e.key] == nil {
+				seen[e.key] = e.keyNode
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// merged returns the entries a merge key (<<) brings in: those of one
+// mapping or of a list of mappings, earlier ones first.
+func (d *decoder) merged(path string, m *yaml.Node) []entry {
+	r := d.resolve(m)
+	if r == nil {
+		return nil
+	}
+	sources := []*yaml.Node{r}
+	if r.Kind == yaml.SequenceNode {
+		sources = nil
+		for _, item := range r.Content {
+			if s := d.resolve(item); s != nil {
+				sources = append(sources, s)
+			}
+		}
+	}
+	var out []entry
+	for _, s := range sources {
+		if s.Kind != yaml.MappingNode {
+			d.errorAt(m, path, "<< merges mappings, found %s; write <<: *name where &name marks a mapping", describe(s))
+			continue
+		}
+		out = append(out, d.entries(path, s)...)
+	}
+	return out
+}
+
+// field is one known key of a mapping and how to decode its value.
+type field struct {
+	name   string
+	decode func(path string, value *yaml.Node)
+}
+
+// object decodes mapping n field by field and reports unknown keys. A null
+// n (a key written with no value) leaves every field unset.
+func (d *decoder) object(path string, n *yaml.Node, fields []field) {
+	n = d.resolve(n)
+	if n == nil || isNull(n) {
+		return
+	}
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	if n.Kind != yaml.MappingNode {
+		if path == "" {
+			d.fail(n, path, "expected a mapping of fields (%s), found %s; see docs/spec.md for the format", strings.Join(names, ", "), describe(n))
+		} else {
+			d.fail(n, path, "expected a mapping, found %s; write its fields (%s) on indented lines below %q",
+				describe(n), strings.Join(names, ", "), path[strings.LastIndexByte(path, '.')+1:]+":")
+		}
+		return
+	}
+	d.valPos[path] = positionOf(n)
+fields:
+	for _, e := range d.entries(path, n) {
+		p := joinPath(path, e.key)
+		for _, f := range fields {
+			if f.name == e.key {
+				d.keyPos[p] = positionOf(e.keyNode)
+				f.decode(p, e.value)
+				continue fields
+			}
+		}
+		if path == "" && strings.HasPrefix(e.key, "x-") {
+			continue
+		}
+		msg := "unknown field"
+		switch s := closest(e.key, names); {
+		case s != "":
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		case path == "":
+			msg += "; valid fields here are " + strings.Join(names, ", ") + ", and x-anything for your own anchors"
+		default:
+			msg += "; valid fields here are " + strings.Join(names, ", ")
+		}
+		d.errorAt(e.keyNode, p, "%s", msg)
+	}
+}
+
+// scalar resolves n and checks that it is a single value. It returns nil
+// for a null value (the field stays unset) and after reporting a mapping or
+// list.
+func (d *decoder) scalar(path string, n *yaml.Node, want, hint string) *yaml.Node {
+	r := d.resolve(n)
+	if r == nil || isNull(r) {
+		return nil
+	}
+	if r.Kind != yaml.ScalarNode {
+		d.fail(r, path, "expected %s, found %s; %s", want, describe(r), hint)
+		return nil
+	}
+	d.valPos[path] = positionOf(r)
+	d.set[path] = true
+	return r
+}
+
+// str decodes a string field. Any single value is taken as written, so
+// name: 2048 is the string "2048".
+func (d *decoder) str(path string, n *yaml.Node) string {
+	r := d.scalar(path, n, "a string", `write a single value, quoted if it starts with "[", "{" or "- "`)
+	if r == nil {
+		return ""
+	}
+	return r.Value
+}
+
+// integer decodes a whole number.
+func (d *decoder) integer(path string, n *yaml.Node) int {
+	r := d.scalar(path, n, "a whole number", "write it like 2")
+	if r == nil {
+		return 0
+	}
+	var v int
+	if r.Tag == "!!int" && r.Decode(&v) == nil {
+		return v
+	}
+	_, atoiErr := strconv.Atoi(r.Value)
+	switch {
+	case r.Tag == "!!int":
+		d.fail(r, path, "%s is too large; write a small whole number like 2", r.Value)
+	case r.Tag == "!!str" && atoiErr == nil:
+		d.fail(r, path, "%s is a string; write %s without quotes", literal(r), r.Value)
+	default:
+		d.fail(r, path, "%s is not a whole number; write it like 2", literal(r))
+	}
+	return 0
+}
+
+// duration decodes a Go duration string such as "500ms".
+func (d *decoder) duration(path string, n *yaml.Node) Duration {
+	r := d.scalar(path, n, "a duration", `write it like "500ms" or "2s"`)
+	if r == nil {
+		return 0
+	}
+	v, err := time.ParseDuration(r.Value)
+	if err == nil {
+		return Duration(v)
+	}
+	if r.Tag == "!!int" || r.Tag == "!!float" {
+		d.fail(r, path, "%s has no unit; write it like \"%ss\" or \"%sms\"", r.Value, r.Value, r.Value)
+	} else {
+		d.fail(r, path, `%s is not a duration; write it like "500ms" or "2s"`, literal(r))
+	}
+	return 0
+}
+
+// vars decodes run.env or an environment's config: NAME: value pairs whose
+// values are taken as written (DEBUG: true is the string "true").
+func (d *decoder) vars(path string, n *yaml.Node) map[string]string {
+	r := d.resolve(n)
+	if r == nil || isNull(r) {
+		return nil
+	}
+	switch r.Kind {
+	case yaml.MappingNode:
+	case yaml.SequenceNode:
+		d.fail(r, path, "expected NAME: value lines, found a list; write each variable as NAME: value, not - NAME=value")
+		return nil
+	default:
+		d.fail(r, path, "expected NAME: value lines, found %s; write each variable as NAME: value on an indented line", describe(r))
+		return nil
+	}
+	d.valPos[path] = positionOf(r)
+	var vars map[string]string
+	for _, e := range d.entries(path, r) {
+		p := joinPath(path, e.key)
+		d.keyPos[p] = positionOf(e.keyNode)
+		v := d.resolve(e.value)
+		switch {
+		case v == nil:
+			return vars
+		case isNull(v):
+			d.fail(e.keyNode, p, "has no value; write %s: \"\" for an empty value", e.key)
+		case v.Kind != yaml.ScalarNode:
+			d.fail(v, p, `expected a value, found %s; quote it if it starts with "[", "{" or "- "`, describe(v))
+		default:
+			if vars == nil {
+				vars = map[string]string{}
+			}
+			vars[e.key] = v.Value
+			d.valPos[p] = positionOf(v)
+		}
+	}
+	return vars
+}

@@ -1,0 +1,85 @@
+package spec
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestRulesMatchPatterns checks that the hand-written validators agree with
+// the regular expressions the JSON Schema publishes.
+func TestRulesMatchPatterns(t *testing.T) {
+	samples := []string{
+		"", "a", "z", "A", "0", "-", "_", "hello", "hello-world", "hello_world", "Hello",
+		"1prod", "pr-42", "a-", "-a", "a--b", "a.b", "a b", "é", "PORT", "MY_VAR", "_x",
+		"x9", "9x", "hello.example.com", "hello..example.com", "hello.", ".hello", "a.b.c",
+		"xn--bcher-kva.example", "hello-.example.com", "127.0.0.1", "localhost", "LOCALHOST",
+		strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a", 63) + ".com",
+		strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 126) + "a", strings.Repeat("a.", 127) + "a",
+	}
+	tests := []struct {
+		name    string
+		pattern string
+		maxLen  int
+		valid   func(string) bool
+	}{
+		{"name", namePattern, maxNameLen, validName},
+		{"env var", envVarPattern, 0, validEnvVar},
+		{"host", hostPattern, maxHostLen, validHost},
+	}
+	for _, tt := range tests {
+		re := regexp.MustCompile(tt.pattern)
+		for _, s := range samples {
+			want := re.MatchString(s) && (tt.maxLen == 0 || len(s) <= tt.maxLen)
+			if got := tt.valid(s); got != want {
+				t.Errorf("%s %q: validator says %v, pattern says %v", tt.name, s, got, want)
+			}
+		}
+	}
+}
+
+func TestSuggestions(t *testing.T) {
+	tests := []struct {
+		fn   func(string) string
+		in   string
+		want string
+	}{
+		{suggestName, "Hello_World", "hello-world"},
+		{suggestName, "my app!", "my-app"},
+		{suggestName, "42", ""},
+		{suggestName, "hello", ""},
+		{suggestName, strings.Repeat("Ab", 40), strings.Repeat("ab", 31) + "a"},
+		{suggestEnvVar, "my-var", "my_var"},
+		{suggestEnvVar, "9LIVES", "_9LIVES"},
+		{suggestEnvVar, "OK", ""},
+		{cleanHost, "https://Hello.Example.com:8443/path?q#f", "hello.example.com"},
+		{cleanHost, " hello.example.com. ", "hello.example.com"},
+	}
+	for _, tt := range tests {
+		if got := tt.fn(tt.in); got != tt.want {
+			t.Errorf("suggestion for %q = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestClosest(t *testing.T) {
+	known := []string{"path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "start_period", "deploy_timeout"}
+	tests := []struct{ key, want string }{
+		{"path", "path"},
+		{"Path", "path"},
+		{"intervall", "interval"},
+		{"timout", "timeout"},
+		{"healthyThreshold", "healthy_threshold"},
+		{"deploy-timeout", "deploy_timeout"},
+		{"start", "start_period"},
+		{"port", ""},
+		{"x", ""},
+		{"healthcheck", ""},
+		{strings.Repeat("x", 1000), ""},
+	}
+	for _, tt := range tests {
+		if got := closest(tt.key, known); got != tt.want {
+			t.Errorf("closest(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package spec
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// Validate checks every rule of the spec that does not depend on YAML, for
+// an App built in Go or decoded from JSON. Optional fields at their zero
+// value count as unset and take their defaults (see WithDefaults), so both an
+// App straight from Parse and one without defaults pass. It returns an
+// ErrorList whose entries carry a Path but no position, in spec order.
+func (a *App) Validate() error {
+	if a == nil {
+		return ErrorList{{Message: "no app to validate"}}.err()
+	}
+	var list ErrorList
+	for _, p := range validate(a, nil, nil) {
+		list = append(list, &Error{Path: p.path, Message: p.msg})
+	}
+	return list.err()
+}
+
+// problem is a rule violation found by validate, before a position is known.
+type problem struct {
+	path string
+	// atKey says the problem is the map key at path (an environment or
+	// variable name) rather than its value.
+	atKey bool
+	msg   string
+}
+
+// validator collects problems. set holds the paths of optional fields that
+// were written explicitly (Parse); a written zero is then an error rather
+// than "use the default". Validate passes nil.
+type validator struct {
+	set      map[string]bool
+	problems []problem
+}
+
+// validate checks a. envOrder is the order in which environments were
+// written, so a duplicate host is reported on the later one; environments
+// missing from it are checked afterwards in name order.
+func validate(a *App, set map[string]bool, envOrder []string) []problem {
+	v := &validator{set: set}
+	v.appName("name", a.Name)
+	v.required("build.command", a.Build.Command, "add the shell command that builds the app, e.g. command: go build -o dist/hello .")
+	v.output("build.output", a.Build.Output)
+	v.required("run.command", a.Run.Command, "add the shell command that starts one instance, e.g. command: ./hello (it must listen on $PORT)")
+	v.vars("run.env", a.Run.Env)
+	v.positive("run.drain_timeout", a.Run.DrainTimeout, DefaultDrainTimeout)
+	v.healthPath("health.path", a.Health.Path)
+	v.positive("health.interval", a.Health.Interval, DefaultHealthInterval)
+	v.positive("health.timeout", a.Health.Timeout, DefaultHealthTimeout)
+	v.threshold("health.healthy_threshold", a.Health.HealthyThreshold, DefaultHealthyThreshold)
+	v.threshold("health.unhealthy_threshold", a.Health.UnhealthyThreshold, DefaultUnhealthyThreshold)
+	if a.Health.StartPeriod < 0 {
+		v.add(problem{path: "health.start_period", msg: fmt.Sprintf("%q must not be negative; write \"0s\" for no grace period", a.Health.StartPeriod)})
+	}
+	v.positive("health.deploy_timeout", a.Health.DeployTimeout, DefaultDeployTimeout)
+	v.environments(a.Environments, envOrder)
+	return v.problems
+}
+
+func (v *validator) add(p problem) { v.problems = append(v.problems, p) }
+
+func (v *validator) addf(path, format string, args ...any) {
+	v.add(problem{path: path, msg: fmt.Sprintf(format, args...)})
+}
+
+// given reports whether an optional field holds a value to check, rather
+// than being unset.
+func (v *validator) given(path string, nonzero bool) bool { return nonzero || v.set[path] }
+
+// required reports a missing or blank field and checks a present one. It
+// returns false when the field is missing.
+func (v *validator) required(path, s, hint string) bool {
+	if strings.TrimSpace(s) == "" {
+		v.addf(path, "required; %s", hint)
+		return false
+	}
+	if msg := textProblem(s); msg != "" {
+		v.addf(path, "%s", msg)
+	}
+	return true
+}
+
+func (v *validator) appName(path, name string) {
+	if name == "" {
+		v.addf(path, "required; add the app's name, e.g. name: hello (lowercase letters, digits and dashes)")
+		return
+	}
+	if msg := nameProblem(name, "app name"); msg != "" {
+		v.addf(path, "%s", msg)
+	}
+}
+
+// nameProblem describes what is wrong with an app or environment name, or
+// returns "".
+func nameProblem(name, what string) string {
+	if validName(name) {
+		return ""
+	}
+	if len(name) > maxNameLen && validName(name[:maxNameLen]) {
+		return fmt.Sprintf("%q is %d characters long; shorten it to at most %d", name, len(name), maxNameLen)
+	}
+	msg := fmt.Sprintf("%q is not a valid %s; use lowercase letters, digits and dashes, starting with a letter", name, what)
+	if s := suggestName(name); s != "" {
+		msg += fmt.Sprintf(", e.g. %q", s)
+	}
+	return msg
+}
+
+func (v *validator) output(p, out string) {
+	if !v.required(p, out, "add the directory the build command fills, relative to slipway.yaml, e.g. output: dist") {
+		return
+	}
+	clean := path.Clean(out)
+	switch {
+	case strings.HasPrefix(out, "/"):
+		v.addf(p, "%q is an absolute path; write it relative to the directory of slipway.yaml, e.g. dist", out)
+	case clean == ".." || strings.HasPrefix(clean, "../"):
+		v.addf(p, "%q points outside the directory of slipway.yaml; build into a directory inside it, e.g. dist", out)
+	}
+}
+
+func (v *validator) healthPath(p, s string) {
+	if !v.required(p, s, "add the path slipway requests to check an instance, e.g. path: /healthz") {
+		return
+	}
+	switch {
+	case strings.Contains(s, "://"):
+		fix := "/"
+		if u, err := url.Parse(s); err == nil && strings.HasPrefix(u.Path, "/") {
+			fix = u.RequestURI()
+		}
+		v.addf(p, "%q must be a path, not a URL; write %q", s, fix)
+	case !strings.HasPrefix(s, "/"):
+		v.addf(p, "%q must start with \"/\"; write %q", s, "/"+s)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		v.addf(p, "%q must not contain spaces or control characters; percent-encode them (a space is %%20)", s)
+	}
+}
+
+func (v *validator) positive(path string, d, def Duration) {
+	if v.given(path, d != 0) && d <= 0 {
+		v.addf(path, "%q must be greater than 0; write a duration like %q, or remove the line to use the default %s", d, def, def)
+	}
+}
+
+func (v *validator) threshold(path string, n, def int) {
+	if v.given(path, n != 0) && n < 1 {
+		v.addf(path, "%d must be at least 1; remove the line to use the default %d", n, def)
+	}
+}
+
+// vars checks run.env or an environment's config.
+func (v *validator) vars(path string, vars map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		p := path + "." + k
+		switch {
+		case k == reservedVar:
+			v.add(problem{path: p, atKey: true, msg: "PORT is set by slipway to the port an instance must listen on; remove it and read $PORT in the app"})
+		case !validEnvVar(k):
+			msg := fmt.Sprintf("%q is not a valid environment variable name; use letters, digits and underscores, not starting with a digit", k)
+			if s := suggestEnvVar(k); s != "" {
+				msg += fmt.Sprintf(", e.g. %q", s)
+			}
+			v.add(problem{path: p, atKey: true, msg: msg})
+		}
+		if msg := textProblem(vars[k]); msg != "" {
+			v.addf(p, "%s", msg)
+		}
+	}
+}
+
+func (v *validator) environments(envs map[string]Environment, order []string) {
+	if len(envs) == 0 {
+		v.addf("environments", "at least one environment is required; add one with its host, e.g. environments: {production: {host: hello.example.com}}")
+		return
+	}
+	seen := make(map[string]bool, len(envs))
+	names := make([]string, 0, len(envs))
+	for _, name := range order {
+		if _, ok := envs[name]; ok && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(envs)) {
+		if !seen[name] {
+			names = append(names, name)
+		}
+	}
+
+	hostOwner := make(map[string]string, len(envs))
+	for _, name := range names {
+		env := envs[name]
+		p := "environments." + name
+		if msg := nameProblem(name, "environment name"); msg != "" {
+			v.add(problem{path: p, atKey: true, msg: msg})
+		}
+		v.host(p+".host", env.Host)
+		if env.Host != "" {
+			if other, dup := hostOwner[env.Host]; dup {
+				v.addf(p+".host", "%q is already the host of environments.%s; give each environment its own host", env.Host, other)
+			} else {
+				hostOwner[env.Host] = name
+			}
+		}
+		if v.given(p+".replicas", env.Replicas != 0) && (env.Replicas < 1 || env.Replicas > MaxReplicas) {
+			v.addf(p+".replicas", "%d is out of range; replicas must be between 1 and %d", env.Replicas, MaxReplicas)
+		}
+		v.vars(p+".config", env.Config)
+	}
+}
+
+func (v *validator) host(path, host string) {
+	if host == "" {
+		v.addf(path, "required; add the host name the proxy routes to this environment, e.g. host: hello.example.com")
+		return
+	}
+	if validHost(host) {
+		return
+	}
+	var msg string
+	switch {
+	case strings.Contains(host, "://"):
+		msg = "must be a bare host name, without a scheme"
+	case strings.ContainsAny(host, "/?#"):
+		msg = "must be a bare host name, without a path"
+	case strings.Contains(host, ":"):
+		msg = "must not include a port (the proxy serves every host on its own port)"
+	case host != strings.ToLower(host):
+		msg = "must be lowercase"
+	case strings.HasSuffix(host, "."):
+		msg = "must not end with a dot"
+	case len(host) > maxHostLen:
+		msg = fmt.Sprintf("is %d characters long; a host name may have at most %d", len(host), maxHostLen)
+	default:
+		msg = "is not a valid host name; use dot-separated labels of lowercase letters, digits and dashes, like hello.example.com (a label is at most 63 characters and neither starts nor ends with a dash)"
+	}
+	if fix := cleanHost(host); fix != host && validHost(fix) {
+		msg += fmt.Sprintf("; write %q", fix)
+	}
+	v.addf(path, "%q %s", host, msg)
+}
