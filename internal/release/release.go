@@ -39,7 +39,9 @@ func EffectiveConfig(app spec.App, env string, overrides map[string]string) map[
 }
 
 // ConfigHash is a short, stable fingerprint of a config: sha256 over the
-// sorted KEY=VALUE lines, first 12 hex digits.
+// sorted keys and their values, each length-prefixed so that no two
+// different configs share an encoding (a value may hold "\n" or "="),
+// first 12 hex digits.
 func ConfigHash(config map[string]string) string {
 	keys := make([]string, 0, len(config))
 	for k := range config {
@@ -48,7 +50,7 @@ func ConfigHash(config map[string]string) string {
 	sort.Strings(keys)
 	h := sha256.New()
 	for _, k := range keys {
-		fmt.Fprintf(h, "%s=%s\n", k, config[k])
+		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(k), k, len(config[k]), config[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
@@ -69,6 +71,9 @@ var ErrNoRollbackTarget = errors.New("no earlier release to roll back to")
 func RollbackTarget(releases []Entry, live, to int) (int, error) {
 	if live == 0 {
 		return 0, fmt.Errorf("%w: nothing is live yet; deploy first", ErrNoRollbackTarget)
+	}
+	if to < 0 {
+		return 0, fmt.Errorf("release %d does not exist; release numbers start at 1 (see `slipway releases`)", to)
 	}
 	if to > 0 {
 		for _, r := range releases {
