@@ -1,0 +1,169 @@
+package spec
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Op is what a Change does to a field.
+type Op string
+
+// The kinds of Change.
+const (
+	OpAdd    Op = "add"
+	OpRemove Op = "remove"
+	OpUpdate Op = "update"
+)
+
+// Change is one difference between two versions of an App, as shown by
+// `slipway plan`.
+type Change struct {
+	// Path is the dotted path of the field, such as
+	// environments.production.config.GREETING.
+	Path string `json:"path"`
+	Op   Op     `json:"op"`
+	// Old and New are the values as written in slipway.yaml: strings and
+	// durations quoted, numbers bare. Old is empty for OpAdd and New for
+	// OpRemove. A removed environment is one OpRemove at
+	// environments.<name> with no Old: it stands for all its fields.
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+}
+
+// Diff lists the field-by-field differences that deploying to would make
+// to from. Both are compared with defaults applied, so leaving out a field
+// and writing its default are the same. from may be nil, for a new app:
+// then every field of to is an OpAdd. Changes come in the order of the
+// fields in slipway.yaml, with map keys (environments, variables) sorted.
+func Diff(from, to *App) []Change {
+	before, after := leaves(from.WithDefaults()), leaves(to.WithDefaults())
+	type ordered struct {
+		Change
+		order string
+	}
+	var out []ordered
+	for path, l := range after {
+		switch b, ok := before[path]; {
+		case !ok:
+			out = append(out, ordered{Change{Path: path, Op: OpAdd, New: l.value}, l.order})
+		case b.value != l.value:
+			out = append(out, ordered{Change{Path: path, Op: OpUpdate, Old: b.value, New: l.value}, l.order})
+		}
+	}
+	gone := map[string]bool{} // environments removed as a whole
+	if from != nil {
+		for name := range from.Environments {
+			if to == nil || !hasKey(to.Environments, name) {
+				gone[name] = true
+				out = append(out, ordered{Change{Path: "environments." + name, Op: OpRemove}, envOrder(name)})
+			}
+		}
+	}
+	for path, l := range before {
+		if _, ok := after[path]; !ok && !(l.inEnv && gone[l.env]) {
+			out = append(out, ordered{Change{Path: path, Op: OpRemove, Old: l.value}, l.order})
+		}
+	}
+	slices.SortFunc(out, func(a, b ordered) int {
+		return cmp.Or(strings.Compare(a.order, b.order), strings.Compare(a.Path, b.Path))
+	})
+	changes := make([]Change, len(out))
+	for i, c := range out {
+		changes[i] = c.Change
+	}
+	return changes
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// FormatChanges renders changes the way `slipway plan` prints them, one per
+// line:
+//
+//	+ environments.staging.replicas = 2
+//	~ health.path: "/healthz" -> "/ready"
+//	- environments.preview
+//
+// or "No changes." when there are none.
+func FormatChanges(changes []Change) string {
+	if len(changes) == 0 {
+		return "No changes.\n"
+	}
+	var b strings.Builder
+	for _, c := range changes {
+		switch c.Op {
+		case OpAdd:
+			fmt.Fprintf(&b, "+ %s = %s\n", c.Path, c.New)
+		case OpUpdate:
+			fmt.Fprintf(&b, "~ %s: %s -> %s\n", c.Path, c.Old, c.New)
+		case OpRemove:
+			if c.Old == "" {
+				fmt.Fprintf(&b, "- %s\n", c.Path)
+			} else {
+				fmt.Fprintf(&b, "- %s = %s\n", c.Path, c.Old)
+			}
+		default:
+			fmt.Fprintf(&b, "? %s: %s -> %s\n", c.Path, c.Old, c.New)
+		}
+	}
+	return b.String()
+}
+
+// leaf is one field's value, flattened.
+type leaf struct {
+	value string
+	// order sorts leaves in the order fields appear in slipway.yaml: one
+	// segment per path element, a two-digit rank for a fixed field and the
+	// key itself for a map entry.
+	order string
+	env   string // the environment the field belongs to, if inEnv
+	inEnv bool
+}
+
+// leaves flattens a into its fields, keyed by path. It returns nil for nil.
+func leaves(a *App) map[string]leaf {
+	if a == nil {
+		return nil
+	}
+	m := map[string]leaf{}
+	put := func(path, value string, order ...string) {
+		m[path] = leaf{value: value, order: strings.Join(order, "\x00")}
+	}
+	q := strconv.Quote
+	put("name", q(a.Name), "00")
+	put("build.command", q(a.Build.Command), "01", "00")
+	put("build.output", q(a.Build.Output), "01", "01")
+	put("run.command", q(a.Run.Command), "02", "00")
+	for k, v := range a.Run.Env {
+		put("run.env."+k, q(v), "02", "01", "\x01"+k)
+	}
+	put("run.drain_timeout", q(a.Run.DrainTimeout.String()), "02", "02")
+	put("health.path", q(a.Health.Path), "03", "00")
+	put("health.interval", q(a.Health.Interval.String()), "03", "01")
+	put("health.timeout", q(a.Health.Timeout.String()), "03", "02")
+	put("health.healthy_threshold", strconv.Itoa(a.Health.HealthyThreshold), "03", "03")
+	put("health.unhealthy_threshold", strconv.Itoa(a.Health.UnhealthyThreshold), "03", "04")
+	put("health.start_period", q(a.Health.StartPeriod.String()), "03", "05")
+	put("health.deploy_timeout", q(a.Health.DeployTimeout.String()), "03", "06")
+	for _, name := range slices.Sorted(maps.Keys(a.Environments)) {
+		env, p, o := a.Environments[name], "environments."+name, envOrder(name)
+		envPut := func(path, value string, order ...string) {
+			m[p+path] = leaf{value: value, order: o + "\x00" + strings.Join(order, "\x00"), env: name, inEnv: true}
+		}
+		envPut(".host", q(env.Host), "00")
+		envPut(".replicas", strconv.Itoa(env.Replicas), "01")
+		for k, v := range env.Config {
+			envPut(".config."+k, q(v), "02", "\x01"+k)
+		}
+	}
+	return m
+}
+
+// envOrder is the order segment of environments.<name>.
+func envOrder(name string) string { return "04\x00\x01" + name }
