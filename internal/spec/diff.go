@@ -86,9 +86,9 @@ func hasKey[V any](m map[string]V, k string) bool {
 // FormatChanges renders changes the way `slipway plan` prints them, one per
 // line:
 //
-//	+ environments.staging.replicas = 2
-//	~ health.path: "/healthz" -> "/ready"
-//	- environments.preview
+//   - environments.staging.replicas = 2
+//     ~ health.path: "/healthz" -> "/ready"
+//   - environments.preview
 //
 // or "No changes." when there are none.
 func FormatChanges(changes []Change) string {
