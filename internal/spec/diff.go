@@ -84,13 +84,10 @@ func hasKey[V any](m map[string]V, k string) bool {
 }
 
 // FormatChanges renders changes the way `slipway plan` prints them, one per
-// line:
-//
-//   - environments.staging.replicas = 2
-//     ~ health.path: "/healthz" -> "/ready"
-//   - environments.preview
-//
-// or "No changes." when there are none.
+// line, terraform-style: an addition as `+ environments.staging.replicas = 2`,
+// an update as `~ health.path: "/healthz" -> "/ready"`, a removal as
+// `- environments.preview` (with ` = old` for a single field). It returns
+// "No changes." when there are none. Every line ends in a newline.
 func FormatChanges(changes []Change) string {
 	if len(changes) == 0 {
 		return "No changes.\n"
