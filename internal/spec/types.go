@@ -45,6 +45,8 @@ type Run struct {
 
 // Health is an HTTP GET check; any 2xx or 3xx answer is healthy.
 type Health struct {
+	// Path is the URL path the check requests, such as /healthz. It must
+	// start with a slash.
 	Path string `yaml:"path" json:"path"`
 	// Interval between checks. Default 1s.
 	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
