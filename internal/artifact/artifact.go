@@ -32,7 +32,9 @@ func ValidDigest(d string) bool { return digestRE.MatchString(d) }
 // Pack writes dir as a deterministic tar.gz to w and returns its digest
 // ("sha256:<hex>"). Entries are sorted, owners and times are zeroed, and only
 // regular files, directories and symlinks are allowed, so the same tree
-// always gives the same digest.
+// always gives the same digest. dir may itself be a symlink to the tree.
+// Symlinks that Unpack would refuse (absolute, or leading out of dir) are
+// refused here already.
 func Pack(dir string, w io.Writer) (string, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -41,12 +43,17 @@ func Pack(dir string, w io.Writer) (string, error) {
 	if !info.IsDir() {
 		return "", fmt.Errorf("pack %s: not a directory", dir)
 	}
+	// WalkDir does not follow a symlinked root; walk what it points to.
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", fmt.Errorf("pack %s: %w", dir, err)
+	}
 	var paths []string
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != dir {
+		if p != root {
 			paths = append(paths, p)
 		}
 		return nil
@@ -59,7 +66,7 @@ func Pack(dir string, w io.Writer) (string, error) {
 	gz, _ := gzip.NewWriterLevel(io.MultiWriter(w, h), gzip.BestSpeed)
 	tw := tar.NewWriter(gz)
 	for _, p := range paths {
-		if err := addEntry(tw, dir, p); err != nil {
+		if err := addEntry(tw, root, p); err != nil {
 			return "", fmt.Errorf("pack %s: %w", dir, err)
 		}
 	}
@@ -96,9 +103,12 @@ func addEntry(tw *tar.Writer, root, p string) error {
 		if err != nil {
 			return err
 		}
+		if !linkInside(rel, target) {
+			return fmt.Errorf("%s: symlink to %q may point outside the artifact (it is absolute, climbs above the directory, or has \"..\" after a name), so it could not be unpacked; use a relative link that stays inside the build output, or copy its target in", rel, target)
+		}
 		hdr.Typeflag, hdr.Linkname, hdr.Mode = tar.TypeSymlink, target, 0o777
 	default:
-		return fmt.Errorf("%s: unsupported file type %s (only files, directories and symlinks can be in an artifact)", rel, mode.Type())
+		return fmt.Errorf("%s is a %s; only regular files, directories and symlinks can be in an artifact, so remove it from the build output", rel, describeType(mode))
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
@@ -115,6 +125,49 @@ func addEntry(tw *tar.Writer, root, p string) error {
 	return err
 }
 
+func describeType(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		return "named pipe (fifo)"
+	case mode&fs.ModeSocket != 0:
+		return "socket"
+	case mode&fs.ModeCharDevice != 0:
+		return "character device"
+	case mode&fs.ModeDevice != 0:
+		return "device"
+	case mode&fs.ModeIrregular != 0:
+		return "irregular file"
+	}
+	return "file of type " + mode.Type().String()
+}
+
+// linkInside reports whether a symlink at name (slash-separated, relative
+// to the root) with target linkname resolves inside the root, whatever other
+// symlinks the tree holds. Besides the lexical check, ".." may only lead the
+// target: in "a/../b" the kernel resolves "a" first, and if "a" is itself a
+// symlink (say to "."), ".." climbs above where the lexical path suggests.
+// Leading ".." is safe because they walk up from the link's own directory,
+// whose components Unpack makes sure are real directories.
+func linkInside(name, linkname string) bool {
+	if linkname == "" || path.IsAbs(linkname) {
+		return false
+	}
+	descended := false
+	for _, part := range strings.Split(linkname, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			if descended {
+				return false
+			}
+		default:
+			descended = true
+		}
+	}
+	dest := path.Clean(path.Join(path.Dir(name), linkname))
+	return dest != ".." && !strings.HasPrefix(dest, "../")
+}
+
 // ErrUnsafePath is returned by Unpack for an entry that would land outside
 // the destination directory.
 var ErrUnsafePath = errors.New("artifact entry escapes the destination")
@@ -123,6 +176,11 @@ var ErrUnsafePath = errors.New("artifact entry escapes the destination")
 // absolute paths, "..", links pointing outside dir, and more than
 // MaxUnpackedBytes of content.
 func Unpack(r io.Reader, dir string) error {
+	return unpack(r, dir, MaxUnpackedBytes)
+}
+
+// unpack is Unpack with the size limit as a parameter.
+func unpack(r io.Reader, dir string, limit int64) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("unpack: %w", err)
@@ -152,20 +210,17 @@ func Unpack(r io.Reader, dir string) error {
 				return fmt.Errorf("unpack: %w", err)
 			}
 		case tar.TypeReg:
-			total += hdr.Size
-			if total > MaxUnpackedBytes {
-				return fmt.Errorf("unpack: artifact is larger than %d bytes unpacked", int64(MaxUnpackedBytes))
+			// Compare before adding: a forged size near MaxInt64 would
+			// overflow the sum and slip past the limit.
+			if hdr.Size > limit-total {
+				return fmt.Errorf("unpack: artifact is larger than %d bytes unpacked", limit)
 			}
+			total += hdr.Size
 			if err := writeFile(target, tr, hdr); err != nil {
 				return fmt.Errorf("unpack %s: %w", name, err)
 			}
 		case tar.TypeSymlink:
-			dest := hdr.Linkname
-			if !path.IsAbs(dest) {
-				dest = path.Join(path.Dir(name), dest)
-			}
-			dest = path.Clean(dest)
-			if path.IsAbs(dest) || dest == ".." || strings.HasPrefix(dest, "../") {
+			if !linkInside(name, hdr.Linkname) {
 				return fmt.Errorf("unpack %q -> %q: %w", hdr.Name, hdr.Linkname, ErrUnsafePath)
 			}
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
