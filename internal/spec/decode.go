@@ -1,10 +1,12 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -168,15 +170,24 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	}
-	return fmt.Sprintf("%q", n.Value)
+	return fmt.Sprintf("%q", clip(n.Value))
 }
 
 // literal shows a scalar as written: strings quoted, numbers bare.
 func literal(n *yaml.Node) string {
 	if n.Tag == "!!str" || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		return fmt.Sprintf("%q", n.Value)
+		return fmt.Sprintf("%q", clip(n.Value))
 	}
-	return n.Value
+	return clip(n.Value)
+}
+
+// clip shortens a value quoted in a message to its first 40 characters.
+func clip(s string) string {
+	const limit = 40
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	return string([]rune(s)[:limit]) + "..."
 }
 
 // entry is one key/value pair of a mapping.
@@ -340,22 +351,28 @@ func (d *decoder) str(path string, n *yaml.Node) string {
 	return r.Value
 }
 
-// integer decodes a whole number.
+// integer decodes a whole number, written in decimal: YAML's other forms
+// (0x10, 0o17, 1_000, and 010 as octal) are more surprise than help here.
 func (d *decoder) integer(path string, n *yaml.Node) int {
 	r := d.scalar(path, n, "a whole number", "write it like 2")
 	if r == nil {
 		return 0
 	}
-	var v int
-	if r.Tag == "!!int" && r.Decode(&v) == nil {
-		return v
-	}
-	_, atoiErr := strconv.Atoi(r.Value)
+	v, err := strconv.Atoi(r.Value)
 	switch {
-	case r.Tag == "!!int":
-		d.fail(r, path, "%s is too large; write a small whole number like 2", r.Value)
-	case r.Tag == "!!str" && atoiErr == nil:
+	case err == nil && r.Tag == "!!int":
+		return v
+	case err == nil && r.Tag == "!!str":
 		d.fail(r, path, "%s is a string; write %s without quotes", literal(r), r.Value)
+	case errors.Is(err, strconv.ErrRange):
+		d.fail(r, path, "%s is too large; write a small whole number like 2", r.Value)
+	case r.Tag == "!!int":
+		msg := "write it in decimal digits, like 2"
+		var yamlValue int64
+		if r.Decode(&yamlValue) == nil {
+			msg = fmt.Sprintf("write %d", yamlValue)
+		}
+		d.fail(r, path, "%s is not a plain decimal number; %s", r.Value, msg)
 	default:
 		d.fail(r, path, "%s is not a whole number; write it like 2", literal(r))
 	}
