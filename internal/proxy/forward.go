@@ -133,11 +133,14 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			b.served.Add(1)
 			return res, nil
 		}
-		if !isDialError(err) || req.Context().Err() != nil || bodyRead(req) || attempt >= maxAttempts {
+		if !isDialError(err) || req.Context().Err() != nil {
 			return nil, err
 		}
 		if d := b.eject(time.Now()); d > 0 {
 			p.log.Warn("backend refused a connection; ejected", append(b.logAttrs(), "host", f.host, "for", d, "err", err)...)
+		}
+		if bodyRead(req) || attempt >= maxAttempts {
+			return nil, err
 		}
 		f.tried = append(f.tried, b)
 		_, next := p.acquire(f.host, f.tried)
@@ -156,7 +159,10 @@ func isDialError(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-// countingBody records whether the transport read any of the request body.
+// countingBody records whether the transport read any of the request
+// body. Its Close does nothing: the transport closes the body when a dial
+// fails, and a retry must still read it. ReverseProxy closes the body it
+// wraps when the request ends.
 type countingBody struct {
 	r    io.ReadCloser
 	read atomic.Bool
@@ -170,7 +176,7 @@ func (c *countingBody) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (c *countingBody) Close() error { return c.r.Close() }
+func (c *countingBody) Close() error { return nil }
 
 func bodyRead(req *http.Request) bool {
 	c, ok := req.Body.(*countingBody)

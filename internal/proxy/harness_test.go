@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,5 +157,3 @@ func statusOfBackend(p *Proxy, id string) (BackendStatus, bool) {
 	}
 	return BackendStatus{}, false
 }
-
-func trimmed(s string) string { return strings.TrimSpace(s) }
