@@ -24,6 +24,11 @@ func main() {
 	if greeting == "" {
 		greeting = "hello"
 	}
+	// HELLO_STARTUP_DELAY makes the app slow to start (e.g. "3s"), to
+	// exercise deploys that are interrupted before they switch.
+	if d, err := time.ParseDuration(os.Getenv("HELLO_STARTUP_DELAY")); err == nil && d > 0 {
+		time.Sleep(d)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil && d > 0 && d <= 30*time.Second {

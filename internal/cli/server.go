@@ -143,7 +143,7 @@ func newShimCmd() *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return process.RunShim(args)
+			return process.RunShim(cmd.Context(), args)
 		},
 	}
 }
