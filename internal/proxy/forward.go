@@ -99,6 +99,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	}
 	pr.SetXForwarded()
+	if p.trustForwarded {
+		// The proxy in front knows the original host and scheme.
+		for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+			if v := pr.In.Header.Get(h); v != "" {
+				pr.Out.Header.Set(h, v)
+			}
+		}
+	}
 	pr.Out.URL.Scheme = "http"
 	if pr.Out.Body != nil {
 		pr.Out.Body = &countingBody{r: pr.Out.Body}

@@ -39,9 +39,10 @@ type Options struct {
 	// (atomically, before it takes effect) and from which New loads the
 	// last one, so a restarted proxy routes at once.
 	StatePath string
-	// TrustForwardedHeaders keeps the client's X-Forwarded-For and appends
-	// to it. Leave it off when the proxy faces the internet: clients could
-	// forge their address.
+	// TrustForwardedHeaders keeps the client's X-Forwarded-For (appending
+	// the client address), X-Forwarded-Host and X-Forwarded-Proto. Set it
+	// only behind another proxy that sets them; facing the internet,
+	// clients could forge them.
 	TrustForwardedHeaders bool
 }
 
