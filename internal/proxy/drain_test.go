@@ -130,3 +130,21 @@ func TestBackendBackBeforeDrainedIsRevived(t *testing.T) {
 		t.Fatalf("revived backend served %d requests, want its counters carried over (2)", s.Requests)
 	}
 }
+
+func TestBackendAddressChangeRetiresTheOldOne(t *testing.T) {
+	a, b := newTestBackend(t, "a"), newTestBackend(t, "b")
+	p, srv := newTestProxy(t, Options{})
+	mustSetTable(t, p, table(1, Route{Host: "app.test", Backends: []Backend{{ID: "i1", Addr: a.addr()}}}))
+	if _, body := get(t, srv.Client(), srv.URL, "app.test"); body != "a" {
+		t.Fatalf("got %q", body)
+	}
+	mustSetTable(t, p, table(2, Route{Host: "app.test", Backends: []Backend{{ID: "i1", Addr: b.addr()}}}))
+	if _, body := get(t, srv.Client(), srv.URL, "app.test"); body != "b" {
+		t.Fatalf("after the address changed got %q, want b", body)
+	}
+	st := p.Status()
+	if len(st.Backends) != 1 || st.Backends[0].Addr != b.addr() {
+		t.Fatalf("status %+v, want only the new address", st.Backends)
+	}
+	waitFor(t, "connections to the old address to close", 5*time.Second, func() bool { return a.conns.Load() == 0 })
+}

@@ -27,7 +27,6 @@ const (
 // round tripper and the error handler through the request context.
 type forward struct {
 	host    string
-	route   *route
 	backend *backend   // counted in flight until ServeHTTP returns
 	tried   []*backend // backends that refused a connection
 }
@@ -47,7 +46,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusServiceUnavailable, bodyNoBackends)
 		return
 	}
-	f := &forward{host: host, route: rt, backend: b}
+	f := &forward{host: host, backend: b}
 	// Runs after the response, websocket session or stream is over, and on
 	// http.ErrAbortHandler panics.
 	defer func() { p.done(f.backend) }()

@@ -176,14 +176,13 @@ func (p *Proxy) apply(t Table) {
 	next := &snapshot{table: t, routes: make(map[string]*route, len(t.Routes))}
 	keep := make(map[string]*backend)
 	infos := make(map[*backend]*backendInfo)
-	var replaced []*backend
 	for _, r := range t.Routes {
 		host := normalizeHost(r.Host)
 		rt := &route{host: host, app: r.App, env: r.Env, release: r.Release, backends: make([]*backend, 0, len(r.Backends))}
 		for _, tb := range r.Backends {
 			b := keep[tb.ID]
 			if b == nil {
-				b = p.adopt(tb, &replaced)
+				b = p.adopt(tb)
 				keep[tb.ID] = b
 				infos[b] = &backendInfo{app: r.App, env: r.Env, release: tb.Release}
 			}
@@ -196,7 +195,7 @@ func (p *Proxy) apply(t Table) {
 		b.info.Store(info)
 	}
 
-	gone := replaced
+	var gone []*backend
 	for id, b := range p.backends {
 		if keep[id] != b {
 			gone = append(gone, b)
@@ -217,14 +216,11 @@ func (p *Proxy) apply(t Table) {
 }
 
 // adopt returns the backend for tb: the current one with that ID and
-// address, a retiring one revived, or a new one. A current backend whose
-// address changed is appended to replaced. Called with mu held.
-func (p *Proxy) adopt(tb Backend, replaced *[]*backend) *backend {
-	if b := p.backends[tb.ID]; b != nil {
-		if b.addr == tb.Addr {
-			return b
-		}
-		*replaced = append(*replaced, b)
+// address, a retiring one revived, or a new one (a current backend whose
+// address changed then retires like a removed one). Called with mu held.
+func (p *Proxy) adopt(tb Backend) *backend {
+	if b := p.backends[tb.ID]; b != nil && b.addr == tb.Addr {
+		return b
 	}
 	for b := range p.retiring {
 		if b.id == tb.ID && b.addr == tb.Addr && !b.dropped {
