@@ -88,6 +88,18 @@ func (s *Store) applyApp(ctx context.Context, tx *sql.Tx, app spec.App, raw []by
 			return fmt.Errorf("remove environment %s of %s: it runs release %d: %w; keep it in slipway.yaml until it is taken down",
 				env, app.Name, live.Int64, ErrEnvInUse)
 		}
+		// A first deploy in flight has nothing live yet but is about to.
+		if ro, err := runningRollout(ctx, tx, app.Name, env); err == nil {
+			return fmt.Errorf("remove environment %s of %s: rollout %d to release %d is in progress: %w; wait for it to finish, then apply again",
+				env, app.Name, ro.ID, ro.ToRelease, ErrEnvInUse)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		// The environment's overrides go with it, so one created later
+		// under the same name does not inherit them.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM config_overrides WHERE app = ? AND env = ?`, app.Name, env); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM environments WHERE app = ? AND env = ?`, app.Name, env); err != nil {
 			return err
 		}
