@@ -65,7 +65,7 @@ type backendInfo struct {
 
 func newBackend(id, addr string) *backend {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	return &backend{
+	b := &backend{
 		id:   id,
 		addr: addr,
 		transport: &http.Transport{
@@ -79,6 +79,8 @@ func newBackend(id, addr string) *backend {
 			DisableCompression: true,
 		},
 	}
+	b.info.Store(&backendInfo{})
+	return b
 }
 
 func (b *backend) logAttrs() []any {

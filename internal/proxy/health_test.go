@@ -60,7 +60,6 @@ func TestCheckLoopTiming(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := newBackend("b", "127.0.0.1:1")
-		b.info.Store(&backendInfo{})
 		var failing atomic.Bool
 		var probes atomic.Int64
 		probe := func(context.Context) error {
