@@ -69,7 +69,7 @@ func TestDeployPromoteFailRollbackConfig(t *testing.T) {
 	e.mustServe(prodHost, "v2")
 
 	out = e.ok("rollback", "hello", "--env", "production")
-	if !strings.Contains(out, "release 5 is live") {
+	if !strings.Contains(out, "release 4 is live") {
 		t.Fatalf("rollback output: %q", out)
 	}
 	e.mustServe(prodHost, "v1")
