@@ -143,8 +143,8 @@ func run() error {
 	printResult("via proxy", proxied)
 
 	n := time.Duration(proxied.requests)
-	fmt.Printf("%-10s  p50 +%s  p99 +%s  throughput %.0f%% of direct\n", "overhead",
-		proxied.p50-direct.p50, proxied.p99-direct.p99, 100*proxied.rps/direct.rps)
+	fmt.Printf("%-10s  p50 %+.1fµs  p99 %+.1fµs  throughput %.0f%% of direct\n", "overhead",
+		us(proxied.p50-direct.p50), us(proxied.p99-direct.p99), 100*proxied.rps/direct.rps)
 	fmt.Printf("%-10s  proxy %.1fµs/request, backend %.1fµs/request (user+system, %d requests)\n", "cpu",
 		us(proxyCPU/n), us(backendCPU/n), proxied.requests)
 	return nil
