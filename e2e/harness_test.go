@@ -245,15 +245,15 @@ func (e *env) status(app, envName string) api.EnvStatus {
 // traffic sends requests continuously to a host through the proxy and
 // counts failures and the versions it saw.
 type traffic struct {
-	e              *env
-	host           string
-	sent, failed   atomic.Int64
-	mu             sync.Mutex
-	versions       map[string]int
-	order          []string
-	errs           []string
-	cancel         context.CancelFunc
-	wg             sync.WaitGroup
+	e            *env
+	host         string
+	sent, failed atomic.Int64
+	mu           sync.Mutex
+	versions     map[string]int
+	order        []string
+	errs         []string
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 func (e *env) startTraffic(host string, workers int) *traffic {
@@ -299,4 +299,3 @@ func (tr *traffic) stop() {
 		tr.e.t.Error("no request was sent")
 	}
 }
-
