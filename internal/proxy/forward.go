@@ -42,7 +42,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotFound, bodyNoRoute)
 		return
 	case b == nil:
-		p.log.Warn("no backends for route", "host", host, "app", rt.app, "env", rt.env, "release", rt.release)
+		p.log.Debug("no backends for route", "host", host, "app", rt.app, "env", rt.env, "release", rt.release)
 		writeText(w, http.StatusServiceUnavailable, bodyNoBackends)
 		return
 	}
