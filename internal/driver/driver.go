@@ -40,6 +40,7 @@ type InstanceSpec struct {
 	// Environ is the instance's environment (config), without PORT.
 	Environ map[string]string
 	// DrainTimeout is how long Stop waits after SIGTERM before SIGKILL.
+	// Zero means the driver's default.
 	DrainTimeout time.Duration
 }
 
@@ -51,10 +52,15 @@ type Instance struct {
 	Release int    `json:"release"`
 	// Addr is host:port where the instance serves HTTP, stable across
 	// restarts of the instance.
-	Addr      string    `json:"addr"`
-	State     State     `json:"state"`
-	PID       int       `json:"pid,omitempty"`
-	Restarts  int       `json:"restarts"`
+	Addr  string `json:"addr"`
+	State State  `json:"state"`
+	// PID is the instance's main process on the host, zero when none is
+	// running.
+	PID int `json:"pid,omitempty"`
+	// Restarts counts the restarts after crashes.
+	Restarts int `json:"restarts"`
+	// StartedAt is when the current (or last) process started: it moves
+	// on every restart.
 	StartedAt time.Time `json:"started_at"`
 	// LastExit describes the last exit of the process, if any
 	// ("exit status 1", "signal: killed").
@@ -71,19 +77,26 @@ type Driver interface {
 	Start(ctx context.Context, spec InstanceSpec) (Instance, error)
 	// Stop sends SIGTERM (to the whole process group), waits up to the
 	// instance's DrainTimeout, then SIGKILLs, and removes the instance's
-	// working files except its logs. Stopping an unknown or already-stopped
-	// instance returns nil.
+	// working files except its logs. It returns once the processes are gone
+	// (the port is closed). Stopping an unknown or already-stopped instance
+	// returns nil. Afterwards Status reports the instance as StateStopped or
+	// ErrNotFound, and List may leave it out.
 	Stop(ctx context.Context, id string) error
-	// Status returns the instance's current state, or ErrNotFound.
+	// Status returns the instance's current state, or an error wrapping
+	// ErrNotFound.
 	Status(ctx context.Context, id string) (Instance, error)
 	// List returns every instance the driver currently manages.
 	List(ctx context.Context) ([]Instance, error)
 	// Logs writes the instance's combined stdout and stderr to w: the last
 	// tail lines (all when tail <= 0), then, if follow, new lines as they
-	// come until ctx ends. Logs of stopped instances stay readable.
+	// come until ctx ends, when it returns nil. Logs of stopped instances
+	// stay readable. An instance never started returns an error wrapping
+	// ErrNotFound.
 	Logs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error
 	// Recover re-adopts instances left running by an earlier control plane
 	// process (after a crash or restart) without restarting them, and
-	// returns them. Instances found dead are reported with StateStopped.
+	// returns them. Instances found dead are reported with StateStopped and
+	// cleaned up as Stop would. The control plane calls it once at boot,
+	// before anything else.
 	Recover(ctx context.Context) ([]Instance, error)
 }

@@ -461,6 +461,11 @@ func (d *Driver) observe(dir instanceDir, cfg instanceConfig, st *shimState) (dr
 		alive = isShim(st.ShimPID, st.ShimStartTicks, string(dir))
 	}
 	if !alive && !d.isStarting(cfg.ID) {
+		if st != nil && st.State != driver.StateStopped {
+			// The shim died without stopping the process; the process
+			// got SIGKILL with it.
+			inst.LastExit = "supervisor died"
+		}
 		inst.State, inst.PID = driver.StateStopped, 0
 	}
 	return inst, alive

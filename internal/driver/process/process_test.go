@@ -182,8 +182,8 @@ func TestRecoverDeadShim(t *testing.T) {
 		return !isShim(st.ShimPID, st.ShimStartTicks, string(dir))
 	})
 	ctx := context.Background()
-	if got, err := d.Status(ctx, spec.ID); err != nil || got.State != driver.StateStopped {
-		t.Errorf("Status with a dead shim = %+v, %v; want stopped", got, err)
+	if got, err := d.Status(ctx, spec.ID); err != nil || got.State != driver.StateStopped || got.LastExit != "supervisor died" {
+		t.Errorf("Status with a dead shim = %+v, %v; want stopped, supervisor died", got, err)
 	}
 
 	got, err := newDriver(t, opts).Recover(ctx)
