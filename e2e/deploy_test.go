@@ -124,6 +124,11 @@ func TestDeployPromoteFailRollbackConfig(t *testing.T) {
 	if !strings.Contains(logs, "listening on") {
 		t.Fatalf("logs lack the app's startup line:\n%s", logs)
 	}
+	var entry struct{ Instance, Line string }
+	first, _, _ := strings.Cut(e.ok("logs", "hello", "--env", "production", "--json", "-n", "1"), "\n")
+	if err := json.Unmarshal([]byte(first), &entry); err != nil || !strings.HasPrefix(entry.Instance, "hello-production-r") || entry.Line == "" {
+		t.Fatalf("logs --json line %q: %+v %v", first, entry, err)
+	}
 	failedLogs := e.ok("logs", "hello", "--env", "production", "--release", "2")
 	if !strings.Contains(failedLogs, "v2-broken") {
 		t.Fatalf("logs of the failed release should stay readable:\n%s", failedLogs)

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -170,9 +172,30 @@ func newLogsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.Logs(cmd.Context(), args[0], env, opts, g.stdout)
+			if !g.json {
+				return c.Logs(cmd.Context(), args[0], env, opts, g.stdout)
+			}
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				err := c.Logs(cmd.Context(), args[0], env, opts, pw)
+				pw.CloseWithError(err)
+				done <- err
+			}()
+			enc := json.NewEncoder(g.stdout)
+			sc := bufio.NewScanner(pr)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				id, line, _ := strings.Cut(sc.Text(), " | ")
+				if err := enc.Encode(map[string]string{"instance": id, "line": line}); err != nil {
+					pr.CloseWithError(err)
+					break
+				}
+			}
+			return <-done
 		},
 	}
+	addJSON(cmd, g)
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment")
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines")
 	cmd.Flags().IntVarP(&opts.Tail, "tail", "n", 100, "lines per instance to start with")

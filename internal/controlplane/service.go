@@ -181,7 +181,11 @@ func (cp *ControlPlane) Promote(ctx context.Context, app, from, to, actor string
 	if _, ok := stored.Environments[to]; !ok {
 		return store.Rollout{}, fmt.Errorf("environment %q of app %s: %w", to, app, store.ErrNotFound)
 	}
-	return cp.begin(ctx, store.NewRollout{App: app, Env: to, Artifact: src.Artifact, Actor: actor,
+	// Same artifact and the same run and health settings as the source
+	// release; the target's own environment settings and config.
+	pin := src.Spec
+	pin.Environments = stored.Environments
+	return cp.begin(ctx, store.NewRollout{App: app, Env: to, Artifact: src.Artifact, PinSpec: &pin, Actor: actor,
 		Source: fmt.Sprintf("promote from %s #%d", from, src.Number)})
 }
 
