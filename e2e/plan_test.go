@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,22 @@ func TestAPIToken(t *testing.T) {
 	}
 	if out := e.ok("status"); !strings.Contains(out, "No apps yet") {
 		t.Fatalf("unauthorized calls changed state: %s", out)
+	}
+}
+
+// Every command answers --help with usage and exit 0.
+func TestHelp(t *testing.T) {
+	for _, c := range []string{"server", "proxy", "plan", "apply", "deploy", "promote", "rollback", "releases",
+		"status", "logs", "config", "config set", "config unset", "config list", "demo", "schema", "version"} {
+		args := append(strings.Fields(c), "--help")
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Usage:") {
+			t.Errorf("slipway %s --help: %v\n%s", c, err, out)
+		}
+	}
+	out, err := exec.Command(binary, "schema").Output()
+	var schema map[string]any
+	if err != nil || json.Unmarshal(out, &schema) != nil || schema["$schema"] == nil {
+		t.Errorf("slipway schema: %v, output not a JSON Schema: %.200s", err, out)
 	}
 }
