@@ -75,16 +75,17 @@ type Options struct {
 	LogPollInterval time.Duration
 }
 
-// stopMargin is how long Stop waits beyond the drain timeout for a shim to
-// exit before killing it.
-const stopMargin = 5 * time.Second
+// defaultStopMargin is how long Stop waits beyond the drain timeout for a
+// shim to exit before killing it.
+const defaultStopMargin = 5 * time.Second
 
 // Driver runs instances as processes. It implements driver.Driver.
 type Driver struct {
-	opts  Options
-	dir   string // Options.Dir/instances
-	log   *slog.Logger
-	locks keyedLocks
+	opts       Options
+	dir        string // Options.Dir/instances
+	stopMargin time.Duration
+	log        *slog.Logger
+	locks      keyedLocks
 
 	mu       sync.Mutex
 	starting map[string]bool // IDs being started
@@ -136,11 +137,12 @@ func New(opts Options) (*Driver, error) {
 		opts.LogPollInterval = 200 * time.Millisecond
 	}
 	d := &Driver{
-		opts:     opts,
-		dir:      filepath.Join(dir, instancesDir),
-		log:      opts.Logger,
-		starting: make(map[string]bool),
-		ports:    make(map[int]bool),
+		opts:       opts,
+		dir:        filepath.Join(dir, instancesDir),
+		stopMargin: defaultStopMargin,
+		log:        opts.Logger,
+		starting:   make(map[string]bool),
+		ports:      make(map[int]bool),
 	}
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("process driver: %w", err)
@@ -283,8 +285,10 @@ func (d *Driver) launch(ctx context.Context, dir instanceDir) error {
 		return fmt.Errorf("start shim: %w", err)
 	}
 	defer r.Close()
+	// The first stage only forks the shim and exits. It is not tied to ctx:
+	// killed half-way, it could leave a shim whose pid nobody knows.
 	argv := append(slices.Clone(d.opts.ShimCommand), "start", string(dir))
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = string(dir)
 	cmd.Env = append(slices.Clone(d.opts.BaseEnv), d.opts.ShimEnv...)
 	cmd.ExtraFiles = []*os.File{w}
@@ -377,7 +381,7 @@ func (d *Driver) stopShim(ctx context.Context, dir instanceDir, st *shimState, d
 	if err := syscall.Kill(st.ShimPID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signal shim: %w", err)
 	}
-	limit := drain + stopMargin
+	limit := drain + d.stopMargin
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -406,6 +410,11 @@ func (d *Driver) destroy(dir instanceDir) {
 		}
 		if killOrphans(st.PGID, st.PIDStartTicks, dir.app()) {
 			d.log.Warn("killed processes left behind by a dead shim", "instance", filepath.Base(string(dir)), "pgid", st.PGID)
+			// SIGKILL takes effect asynchronously: wait for the ports to
+			// close, a little.
+			for i := 0; i < 100 && len(groupMembers(st.PGID)) > 0; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 	}
 	if err := removeWorkingFiles(dir); err != nil {
@@ -614,6 +623,9 @@ type keyedLock struct {
 
 // lock locks key and returns the function that unlocks it.
 func (k *keyedLocks) lock(ctx context.Context, key string) (func(), error) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = make(map[string]*keyedLock)

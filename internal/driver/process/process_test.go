@@ -193,10 +193,9 @@ func TestRecoverDeadShim(t *testing.T) {
 	if len(got) != 1 || got[0].ID != spec.ID || got[0].State != driver.StateStopped {
 		t.Errorf("Recover = %+v, want %s stopped", got, spec.ID)
 	}
-	drivertest.WaitFor(t, 5*time.Second, "the orphaned app to die", func() bool {
-		st, err := readStat(drivertest.Atoi(t, appPID))
-		return err != nil || !st.live()
-	})
+	if st, err := readStat(drivertest.Atoi(t, appPID)); err == nil && st.live() {
+		t.Errorf("the orphaned app (pid %s) is still running after Recover", appPID)
+	}
 	drivertest.AssertNotServing(t, inst.Addr)
 	assertOnlyLogs(t, dir)
 	if _, err := d.Status(ctx, spec.ID); !errors.Is(err, driver.ErrNotFound) {
@@ -218,6 +217,34 @@ func assertOnlyLogs(t *testing.T, dir instanceDir) {
 	if !slices.Equal(names, []string{logsName}) {
 		t.Errorf("instance directory holds %q, want only %s", names, logsName)
 	}
+}
+
+// A shim that does not react to SIGTERM is killed after the drain timeout
+// and a margin, and its process with it.
+func TestStopHungShim(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, testOptions(t))
+	d.stopMargin = 300 * time.Millisecond
+	spec := testSpec{Artifact: testApp(t)}.spec(t)
+	spec.DrainTimeout = 200 * time.Millisecond
+	inst := drivertest.Start(t, d, spec)
+	drivertest.WaitServing(t, inst.Addr)
+	st, err := readState(d.instanceDir(spec.ID))
+	if err != nil || st == nil {
+		t.Fatalf("readState = %v, %v", st, err)
+	}
+	if err := syscall.Kill(st.ShimPID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	if err := d.Stop(context.Background(), spec.ID); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if took := time.Since(begin); took < 500*time.Millisecond {
+		t.Errorf("Stop took %v, want the drain timeout plus the margin, 500ms", took)
+	}
+	drivertest.AssertNotServing(t, inst.Addr)
+	assertOnlyLogs(t, d.instanceDir(spec.ID))
 }
 
 func TestStopRemovesWorkingFiles(t *testing.T) {
