@@ -173,8 +173,10 @@ func linkInside(name, linkname string) bool {
 var ErrUnsafePath = errors.New("artifact entry escapes the destination")
 
 // Unpack extracts the tar.gz in r into dir, which must exist. It refuses
-// absolute paths, "..", links pointing outside dir, and more than
-// MaxUnpackedBytes of content.
+// absolute paths, "..", symlinks that could point outside dir (absolute,
+// climbing above it, or with ".." after a name), writes through a symlink
+// an earlier entry planted, entry types other than files, directories and
+// symlinks, and more than MaxUnpackedBytes of content.
 func Unpack(r io.Reader, dir string) error {
 	return unpack(r, dir, MaxUnpackedBytes)
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // runStoreSuite checks the behaviour every Store backend must share. open
-// returns a new, empty store that is closed when the test ends.
+// returns a new, empty store, isolated from every other store it returns
+// (the cases run in parallel), and closes it when the test ends.
 func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 	tests := []struct {
 		name string
