@@ -371,6 +371,9 @@ func (s *Store) FinishRollout(ctx context.Context, id int64, state, reason strin
 		if r.State != RolloutRunning {
 			return fmt.Errorf("rollout %d is already %s", id, r.State)
 		}
+		if state == RolloutSucceeded && r.Phase != PhaseSwitched {
+			return fmt.Errorf("rollout %d cannot succeed in phase %s: traffic was never switched to release %d", id, r.Phase, r.ToRelease)
+		}
 		now := s.ts()
 		if _, err := tx.ExecContext(ctx, `UPDATE rollouts SET state = ?, phase = ?, reason = ?, finished_at = ? WHERE id = ?`,
 			state, PhaseDone, reason, now, id); err != nil {

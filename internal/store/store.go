@@ -33,6 +33,9 @@ type Store struct {
 // OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
 // mode, and brings its schema up to date.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open store %s: the path must not contain ? or #; choose another --data dir", path)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)

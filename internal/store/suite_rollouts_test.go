@@ -417,6 +417,11 @@ func testFinishRolloutFailed(t *testing.T, s *store.Store) {
 	deploy(t, s, "hello", "staging", digestA)
 	_, ro := begin(t, s, store.NewRollout{App: "hello", Env: "staging", Artifact: digestB})
 
+	// A rollout that never switched traffic cannot succeed.
+	if err := s.FinishRollout(ctx, ro.ID, store.RolloutSucceeded, ""); err == nil || !strings.Contains(err.Error(), "never switched") {
+		t.Errorf("succeeding a rollout that never switched: %v", err)
+	}
+
 	const reason = "instance hello-staging-2-0 never became healthy: GET /healthz: 500"
 	if err := s.FinishRollout(ctx, ro.ID, store.RolloutFailed, reason); err != nil {
 		t.Fatal(err)
