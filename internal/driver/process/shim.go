@@ -48,8 +48,10 @@ const (
 // keeping the port, and keeps DIR/state.json up to date. On SIGTERM it
 // sends SIGTERM to the process group, waits for the group to exit up to the
 // drain timeout, SIGKILLs what is left, records the state stopped and
-// returns. The process gets SIGKILL if the shim dies (PR_SET_PDEATHSIG).
-// Cancelling ctx has the effect of SIGTERM.
+// returns. The process gets SIGKILL if the shim dies (PR_SET_PDEATHSIG);
+// the rest of its group is killed by the driver's next Stop or Recover.
+// Processes that leave the group (setsid, setpgid) are beyond the shim's
+// reach. Cancelling ctx has the effect of SIGTERM.
 func RunShim(ctx context.Context, args []string) error {
 	if len(args) != 2 || !filepath.IsAbs(args[1]) {
 		return fmt.Errorf("process shim: usage: start|run INSTANCE_DIR (absolute), got %q", args)
