@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +266,61 @@ func TestZeroDowntimeSwitches(t *testing.T) {
 	if st.Live == nil || st.Live.Source != "rollback to #2" {
 		t.Fatalf("live release after 20 switches: %+v", st.Live)
 	}
+}
+
+// kill -9 of the server after the switch, while an old instance is still
+// draining a slow request: the restarted server finishes the rollout, the
+// slow request completes, and the old instances are stopped.
+func TestKillServerAfterSwitch(t *testing.T) {
+	e := newEnv(t)
+	e.deploy("staging", "v1")
+	slow := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+e.proxyAddr+"/?sleep=4s", nil)
+		req.Host = stagingHost
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), "[v1]") {
+				err = fmt.Errorf("slow request answered %d %q", resp.StatusCode, body)
+			}
+		}
+		slow <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the slow request is in flight to v1
+	tr := e.startTraffic(stagingHost, 4)
+	e.setVersion("v2", true)
+	e.ok("deploy", "-f", "slipway.yaml", "--env", "staging", "--no-wait")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := e.status("hello", "staging")
+		if st.Rollout != nil && st.Rollout.Phase == store.PhaseSwitched {
+			break
+		}
+		if time.Now().After(deadline) || (st.Rollout != nil && st.Rollout.State != store.RolloutRunning) {
+			t.Fatalf("rollout never seen draining: %+v", st.Rollout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.stopServer(syscall.SIGKILL)
+	e.mustServe(stagingHost, "v2") // the proxy serves the new release with no control plane
+	e.startServer()
+	if err := <-slow; err != nil {
+		t.Fatalf("the in-flight request to the old release: %v", err)
+	}
+	st := e.status("hello", "staging")
+	for deadline := time.Now().Add(15 * time.Second); st.Rollout != nil && st.Rollout.State == store.RolloutRunning && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		st = e.status("hello", "staging")
+	}
+	if st.Rollout == nil || st.Rollout.State != store.RolloutSucceeded || st.Live.Number != 2 {
+		t.Fatalf("after restart: rollout %+v, live %+v", st.Rollout, st.Live)
+	}
+	for _, in := range st.Instances {
+		if in.Release != 2 {
+			t.Errorf("old instance %s still running", in.ID)
+		}
+	}
+	tr.stop()
 }

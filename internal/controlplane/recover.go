@@ -96,9 +96,17 @@ func (cp *ControlPlane) recoverRollout(ctx context.Context, ro store.Rollout) er
 		if err != nil {
 			return err
 		}
+		// Draining may take up to the drain timeout; the API serves
+		// meanwhile and the rollout stays running (so it still conflicts).
 		log.Info("finishing rollout interrupted after the switch")
-		_, err = cp.exec.FinishSwitch(ctx, ro, ro.OldInstances, rel.Spec.Run.DrainTimeout.D())
-		return err
+		cp.wg.Add(1)
+		go func() {
+			defer cp.wg.Done()
+			if _, err := cp.exec.FinishSwitch(context.WithoutCancel(cp.ctx), ro, ro.OldInstances, rel.Spec.Run.DrainTimeout.D()); err != nil {
+				log.Error("finish interrupted rollout", "err", err)
+			}
+		}()
+		return nil
 	}
 	log.Warn("failing rollout interrupted before the switch")
 	cp.exec.StopInstances(ctx, ro.NewInstances)
