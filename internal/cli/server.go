@@ -44,7 +44,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
 	drv, err := process.New(process.Options{
-		Dir:         filepath.Join(cfg.dataDir, "instances"),
+		Dir:         cfg.dataDir,
 		ShimCommand: []string{exe, "process-shim"},
 		Logger:      cfg.logger,
 	})
