@@ -106,11 +106,12 @@ func (g *globals) report(res deployResult, what string) error {
 	return fmt.Errorf("%s: %s/%s release %d %s: %s", what, ro.App, ro.Env, ro.ToRelease, ro.State, ro.Reason)
 }
 
-func newPlanCmd(g *globals) *cobra.Command {
+// specCmd builds `plan` and `apply`: read a spec, send it, print the plan.
+func specCmd(g *globals, use, short string, send func(*api.Client, context.Context, spec.App) (api.Plan, error), applied bool) *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
-		Use:   "plan -f slipway.yaml",
-		Short: "Show what applying a spec would change on the server, field by field",
+		Use:   use,
+		Short: short,
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app, _, err := loadSpec(file)
@@ -121,16 +122,33 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := c.Plan(cmd.Context(), app)
+			p, err := send(c, cmd.Context(), app)
 			if err != nil {
 				return err
 			}
-			return g.printPlan(p)
+			if err := g.printPlan(p); err != nil {
+				return err
+			}
+			if applied && !g.json && len(p.Changes) > 0 {
+				fmt.Fprintf(g.stdout, "Applied %d change(s) to %s.\n", len(p.Changes), p.App)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "slipway.yaml", "the app spec")
 	addJSON(cmd, g)
 	return cmd
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	return specCmd(g, "plan -f slipway.yaml", "Show what applying a spec would change on the server, field by field",
+		(*api.Client).Plan, false)
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	return specCmd(g, "apply -f slipway.yaml",
+		"Store a spec on the server in one transaction (changes to run, health, replicas and config take effect with the next release)",
+		(*api.Client).Apply, true)
 }
 
 func (g *globals) printPlan(p api.Plan) error {
@@ -147,39 +165,6 @@ func (g *globals) printPlan(p api.Plan) error {
 		fmt.Fprintln(g.stdout)
 	}
 	return nil
-}
-
-func newApplyCmd(g *globals) *cobra.Command {
-	var file string
-	cmd := &cobra.Command{
-		Use:   "apply -f slipway.yaml",
-		Short: "Store a spec on the server in one transaction (changes to run, health, replicas and config take effect with the next release)",
-		Args:  exactArgs(0, "none"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			app, _, err := loadSpec(file)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.Apply(cmd.Context(), app)
-			if err != nil {
-				return err
-			}
-			if err := g.printPlan(p); err != nil {
-				return err
-			}
-			if !g.json && len(p.Changes) > 0 {
-				fmt.Fprintf(g.stdout, "Applied %d change(s) to %s.\n", len(p.Changes), p.App)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&file, "file", "f", "slipway.yaml", "the app spec")
-	addJSON(cmd, g)
-	return cmd
 }
 
 func newDeployCmd(g *globals) *cobra.Command {

@@ -199,7 +199,16 @@ func (s *Store) LiveRelease(ctx context.Context, app, env string) (int, error) {
 
 // ConfigOverrides returns the keys set with `slipway config set`.
 func (s *Store) ConfigOverrides(ctx context.Context, app, env string) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM config_overrides WHERE app = ? AND env = ?`, app, env)
+	return overrides(ctx, s.db, app, env)
+}
+
+// querier is what *sql.DB and *sql.Tx share for reads.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func overrides(ctx context.Context, q querier, app, env string) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT key, value FROM config_overrides WHERE app = ? AND env = ?`, app, env)
 	if err != nil {
 		return nil, err
 	}

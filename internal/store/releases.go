@@ -152,7 +152,7 @@ func (s *Store) BeginRollout(ctx context.Context, nr NewRollout) (Release, Rollo
 		}
 		config := nr.Config
 		if config == nil {
-			overrides, err := overridesTx(ctx, tx, nr.App, nr.Env)
+			overrides, err := overrides(ctx, tx, nr.App, nr.Env)
 			if err != nil {
 				return err
 			}
@@ -235,23 +235,6 @@ func appTx(ctx context.Context, tx *sql.Tx, name string) (spec.App, error) {
 	}
 	var app spec.App
 	return app, json.Unmarshal([]byte(raw), &app)
-}
-
-func overridesTx(ctx context.Context, tx *sql.Tx, app, env string) (map[string]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT key, value FROM config_overrides WHERE app = ? AND env = ?`, app, env)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, rows.Err()
 }
 
 const rolloutCols = `id, app, env, COALESCE(from_release, 0), to_release, strategy, state, phase, reason, new_instances, old_instances, created_by, started_at, finished_at`
