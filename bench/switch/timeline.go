@@ -1,0 +1,103 @@
+package main
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// event is one successful response: when it completed (on the traffic's
+// clock), how long it took, and which version answered (its tag).
+type event struct {
+	at  time.Duration
+	lat time.Duration
+	tag uint8
+}
+
+// switchMark is a switch the benchmark issued: when, and to which tag.
+type switchMark struct {
+	at     time.Duration
+	target uint8
+}
+
+// switchTiming is what the clients saw of one switch, relative to its
+// mark.
+type switchTiming struct {
+	// firstNew is when the first response from the target arrived; never
+	// if none did before the next switch.
+	firstNew time.Duration
+	// allNew is when the last run of target-only responses began: from
+	// then until the next switch no response came from anything else. -1
+	// if no response came from the target.
+	allNew time.Duration
+	// settled is whether that run had at least the required length.
+	settled bool
+	// oldAfter counts responses from other versions after the mark.
+	oldAfter int
+}
+
+// analyzeSwitches times each switch from the responses (sorted by at)
+// that completed between its mark and the next mark (or end). A switch
+// is settled when at least settleN consecutive responses, and every one
+// after them up to the next switch, came from its target. Responses with
+// tag 0 (unrecognized) count as not from the target.
+func analyzeSwitches(events []event, marks []switchMark, end time.Duration, settleN int) []switchTiming {
+	out := make([]switchTiming, len(marks))
+	for i, m := range marks {
+		next := end
+		if i+1 < len(marks) {
+			next = marks[i+1].at
+		}
+		lo := sort.Search(len(events), func(j int) bool { return events[j].at >= m.at })
+		hi := sort.Search(len(events), func(j int) bool { return events[j].at >= next })
+		win := events[lo:hi]
+		st := switchTiming{firstNew: never, allNew: never}
+		lastOld := -1
+		for j, e := range win {
+			if e.tag == m.target {
+				if st.firstNew == never {
+					st.firstNew = e.at - m.at
+				}
+				continue
+			}
+			st.oldAfter++
+			lastOld = j
+		}
+		if lastOld+1 < len(win) {
+			st.allNew = win[lastOld+1].at - m.at
+			st.settled = len(win)-(lastOld+1) >= settleN
+		}
+		out[i] = st
+	}
+	return out
+}
+
+// never stands for an event that did not happen.
+const never = time.Duration(math.MinInt64)
+
+// durationStats are the p50 and max of some durations (never ones are
+// left out and counted).
+type durationStats struct {
+	n, missing int
+	p50, max   time.Duration
+}
+
+func statsOf(ds []time.Duration) durationStats {
+	var ok []time.Duration
+	s := durationStats{}
+	for _, d := range ds {
+		if d == never {
+			s.missing++
+			continue
+		}
+		ok = append(ok, d)
+	}
+	slices.Sort(ok)
+	s.n = len(ok)
+	if len(ok) > 0 {
+		s.p50 = ok[(len(ok)-1)/2]
+		s.max = ok[len(ok)-1]
+	}
+	return s
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAnalyzeSwitches(t *testing.T) {
+	ms := time.Millisecond
+	ev := func(at time.Duration, tag uint8) event { return event{at: at * ms, tag: tag} }
+	tests := []struct {
+		name   string
+		events []event
+		marks  []switchMark
+		end    time.Duration
+		want   []switchTiming
+	}{{
+		name:   "clean switch",
+		events: []event{ev(1, 1), ev(11, 1), ev(12, 2), ev(13, 2), ev(14, 2)},
+		marks:  []switchMark{{at: 10 * ms, target: 2}},
+		end:    20 * ms,
+		want:   []switchTiming{{firstNew: 2 * ms, allNew: 2 * ms, settled: true, oldAfter: 1}},
+	}, {
+		name:   "old version answers after the new one",
+		events: []event{ev(11, 2), ev(12, 1), ev(13, 2), ev(14, 2), ev(15, 2)},
+		marks:  []switchMark{{at: 10 * ms, target: 2}},
+		end:    20 * ms,
+		want:   []switchTiming{{firstNew: 1 * ms, allNew: 3 * ms, settled: true, oldAfter: 1}},
+	}, {
+		name:   "too few responses after the last old one",
+		events: []event{ev(11, 1), ev(12, 1), ev(13, 2), ev(14, 2)},
+		marks:  []switchMark{{at: 10 * ms, target: 2}},
+		end:    20 * ms,
+		want:   []switchTiming{{firstNew: 3 * ms, allNew: 3 * ms, settled: false, oldAfter: 2}},
+	}, {
+		name:   "never switched",
+		events: []event{ev(11, 1), ev(12, 1)},
+		marks:  []switchMark{{at: 10 * ms, target: 2}},
+		end:    20 * ms,
+		want:   []switchTiming{{firstNew: never, allNew: never, oldAfter: 2}},
+	}, {
+		name:   "windows end at the next switch",
+		events: []event{ev(11, 2), ev(12, 2), ev(13, 2), ev(21, 2), ev(22, 1), ev(23, 1), ev(24, 1)},
+		marks:  []switchMark{{at: 10 * ms, target: 2}, {at: 20 * ms, target: 1}},
+		end:    30 * ms,
+		want: []switchTiming{
+			{firstNew: 1 * ms, allNew: 1 * ms, settled: true},
+			{firstNew: 2 * ms, allNew: 2 * ms, settled: true, oldAfter: 1},
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := analyzeSwitches(tt.events, tt.marks, tt.end, 3)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d timings, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("switch %d: got %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestStatsOf(t *testing.T) {
+	s := statsOf([]time.Duration{5, never, 1, 3, 2})
+	if s.n != 4 || s.missing != 1 || s.p50 != 2 || s.max != 5 {
+		t.Errorf("got %+v", s)
+	}
+}
