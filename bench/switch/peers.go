@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/proxy"
+)
+
+// proxyUnderTest is a reverse proxy the benchmark drives, running as a
+// child process on the serving CPU: Slipway's, nginx or Caddy.
+type proxyUnderTest struct {
+	name string
+	addr string    // traffic address
+	host string    // Host header clients send
+	cmd  *exec.Cmd // root process; CPU and memory are read over its tree
+	// switchTo routes all traffic to backends; seq is 1 for the first
+	// switch and grows by one each time.
+	switchTo func(ctx context.Context, seq int, backends []string) error
+}
+
+const benchHost = "bench.test"
+
+// peerKinds are the proxies the benchmark knows, in the order it runs them.
+var peerKinds = []string{"slipway", "nginx", "caddy"}
+
+// startProxy starts the proxy of kind in front of backends, or explains
+// why it cannot (a peer that is not installed).
+func (b *bench) startProxy(ctx context.Context, kind string, backends []string, health bool) (*proxyUnderTest, error) {
+	switch kind {
+	case "slipway":
+		return b.startSlipwayProxy(ctx, backends, health)
+	case "nginx":
+		if b.nginx == "" {
+			return nil, errors.New("nginx is not installed")
+		}
+		return b.startNginx(ctx, backends)
+	case "caddy":
+		if b.caddy == "" {
+			return nil, errors.New("caddy is not installed")
+		}
+		return b.startCaddy(ctx, backends)
+	}
+	return nil, fmt.Errorf("unknown proxy %q", kind)
+}
+
+// startSlipwayProxy runs `slipway proxy` (the product's data plane
+// process) and feeds it tables over its control socket, as the server
+// does.
+func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health bool) (*proxyUnderTest, error) {
+	dir, err := os.MkdirTemp(b.tmp, "slipway-proxy-")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(dir, "control.sock")
+	cmd, err := b.procs.start(child{name: "slipway-proxy", cpus: b.pin.serve, argv: []string{
+		b.slipway, "proxy", "--listen", addr, "--control", sock, "--state", filepath.Join(dir, "table.json")}})
+	if err != nil {
+		return nil, err
+	}
+	c := proxy.NewClient(sock)
+	table := func(version uint64, backends []string) proxy.Table {
+		r := proxy.Route{Host: benchHost, App: "bench", Env: "bench", Release: int(version)}
+		for _, a := range backends {
+			r.Backends = append(r.Backends, proxy.Backend{ID: "instance-" + a, Addr: a, Release: int(version)})
+		}
+		if health {
+			r.Health = proxy.HealthCheck{Path: "/healthz", Interval: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 3}
+		}
+		return proxy.Table{Version: version, Routes: []proxy.Route{r}}
+	}
+	p := &proxyUnderTest{name: "slipway", addr: addr, host: benchHost, cmd: cmd,
+		switchTo: func(ctx context.Context, seq int, backends []string) error {
+			_, err := c.SetTable(ctx, table(uint64(seq)+1, backends))
+			return err
+		}}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(ctx) != nil {
+		if time.Now().After(deadline) || !alive(cmd.Process.Pid) {
+			b.procs.stop(cmd, time.Second)
+			return nil, fmt.Errorf("slipway proxy did not answer on %s: %s", sock, b.procs.logTail("slipway-proxy", 5))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := c.SetTable(ctx, table(1, backends)); err != nil {
+		b.procs.stop(cmd, time.Second)
+		return nil, err
+	}
+	return p, nil
+}
+
+// nobody is the uid (and gid) nginx runs as when the benchmark is root.
+const nobody = 65534
+
+// startNginx runs nginx in the foreground (daemon off) with a config of
+// its own in a temp dir: one worker, keep-alive upstream pool, no access
+// log. A switch rewrites the upstream and sends SIGHUP (nginx -s reload).
+func (b *bench) startNginx(ctx context.Context, backends []string) (*proxyUnderTest, error) {
+	dir, err := os.MkdirTemp(b.tmp, "nginx-")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	write := func(backends []string) error {
+		var ups strings.Builder
+		for _, a := range backends {
+			fmt.Fprintf(&ups, "    server %s;\n", a)
+		}
+		cfg := fmt.Sprintf(nginxConf, dir, dir, dir, dir, dir, dir, dir, ups.String(), addr)
+		return os.WriteFile(conf, []byte(cfg), 0o644)
+	}
+	if err := write(backends); err != nil {
+		return nil, err
+	}
+	uid := 0
+	if os.Geteuid() == 0 {
+		// An unprivileged process, like any user's: its files are its own.
+		uid = nobody
+		if err := os.Chmod(b.tmp, 0o755); err != nil { // let it reach its dir
+			return nil, err
+		}
+		_ = filepath.WalkDir(dir, func(p string, _ os.DirEntry, _ error) error { return os.Chown(p, nobody, nobody) })
+	}
+	cmd, err := b.procs.start(child{name: "nginx", cpus: b.pin.serve, uid: uid,
+		argv: []string{b.nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitListening(ctx, addr, cmd, 10*time.Second); err != nil {
+		b.procs.stop(cmd, time.Second)
+		tail, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return nil, fmt.Errorf("nginx: %w: %s %s", err, b.procs.logTail("nginx", 5), tail)
+	}
+	return &proxyUnderTest{name: "nginx", addr: addr, host: benchHost, cmd: cmd,
+		switchTo: func(ctx context.Context, seq int, backends []string) error {
+			if err := write(backends); err != nil {
+				return err
+			}
+			return syscall.Kill(cmd.Process.Pid, syscall.SIGHUP)
+		}}, nil
+}
+
+// nginxConf: prefix dir (pid, temp paths), upstream servers, listen addr.
+const nginxConf = `daemon off;
+master_process on;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %s/body;
+  proxy_temp_path %s/proxy;
+  fastcgi_temp_path %s/fastcgi;
+  uwsgi_temp_path %s/uwsgi;
+  scgi_temp_path %s/scgi;
+  upstream app {
+%s    keepalive 64;
+  }
+  server {
+    listen %s;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}
+`
+
+// startCaddy runs `caddy run` with a JSON config (reverse_proxy to the
+// backends, plain HTTP, warn-level logs, config not persisted). A switch
+// POSTs the new config to its admin API's /load.
+func (b *bench) startCaddy(ctx context.Context, backends []string) (*proxyUnderTest, error) {
+	dir, err := os.MkdirTemp(b.tmp, "caddy-")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	config := func(backends []string) []byte {
+		var ups []map[string]string
+		for _, a := range backends {
+			ups = append(ups, map[string]string{"dial": a})
+		}
+		cfg := map[string]any{
+			"admin":   map[string]any{"listen": admin, "config": map[string]any{"persist": false}},
+			"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "WARN"}}},
+			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"bench": map[string]any{
+				"listen":          []string{addr},
+				"automatic_https": map[string]any{"disable": true},
+				"routes": []any{map[string]any{"handle": []any{map[string]any{
+					"handler": "reverse_proxy", "upstreams": ups}}}},
+			}}}},
+		}
+		raw, _ := json.Marshal(cfg)
+		return raw
+	}
+	conf := filepath.Join(dir, "caddy.json")
+	if err := os.WriteFile(conf, config(backends), 0o644); err != nil {
+		return nil, err
+	}
+	cmd, err := b.procs.start(child{name: "caddy", cpus: b.pin.serve,
+		env:  []string{"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(dir, "config")},
+		argv: []string{b.caddy, "run", "--config", conf}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitListening(ctx, addr, cmd, 15*time.Second); err != nil {
+		b.procs.stop(cmd, time.Second)
+		return nil, fmt.Errorf("caddy: %w: %s", err, b.procs.logTail("caddy", 5))
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	return &proxyUnderTest{name: "caddy", addr: addr, host: benchHost, cmd: cmd,
+		switchTo: func(ctx context.Context, seq int, backends []string) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+admin+"/load", bytes.NewReader(config(backends)))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			res, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				var msg bytes.Buffer
+				_, _ = msg.ReadFrom(res.Body)
+				return fmt.Errorf("caddy /load: %s: %s", res.Status, bytes.TrimSpace(msg.Bytes()))
+			}
+			return nil
+		}}, nil
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report is everything a run prints at the end, as Markdown.
+type report struct {
+	opts     options
+	args     []string
+	info     []string
+	versions []string
+	pinNote  string
+	overhead []overheadRow
+	rollback *rollbackReport
+	warm     []warmReport
+	skipped  []string
+	loadEnd  string
+	elapsed  time.Duration
+}
+
+// machineInfo describes the machine and the moment, for the results.
+func machineInfo() []string {
+	model := "unknown CPU"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return []string{
+		"date: " + time.Now().Format("2006-01-02 15:04 MST"),
+		fmt.Sprintf("machine: %d CPUs (nproc), %s, Linux %s, %s/%s", runtime.NumCPU(), model,
+			strings.TrimSpace(string(kernel)), runtime.GOOS, runtime.GOARCH),
+		"load average at start (1, 5, 15 min): " + loadAverage(),
+	}
+}
+
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintln(w, "# Slipway switch benchmark")
+	fmt.Fprintln(w)
+	cmd := "go run ./bench/switch"
+	if len(r.args) > 0 {
+		cmd += " " + strings.Join(r.args, " ")
+	}
+	for _, l := range r.info {
+		fmt.Fprintln(w, "- "+l)
+	}
+	fmt.Fprintln(w, "- load average at end: "+r.loadEnd)
+	fmt.Fprintln(w, "- software: "+strings.Join(r.versions, ", "))
+	fmt.Fprintln(w, "- pinning: "+r.pinNote)
+	fmt.Fprintf(w, "- command: `%s` (%s in all)\n", cmd, r.elapsed.Round(time.Second))
+	for _, s := range r.skipped {
+		fmt.Fprintln(w, "- skipped: "+s)
+	}
+	if r.overhead != nil {
+		r.printOverhead(w)
+	}
+	if r.rollback != nil {
+		r.printRollback(w)
+	}
+	if r.warm != nil {
+		r.printWarm(w)
+	}
+}
+
+func (r *report) printOverhead(w io.Writer) {
+	fmt.Fprintf(w, "\n## 1. Proxy overhead\n\n")
+	fmt.Fprintf(w, "Closed-loop keep-alive GET / of examples/hello (%d-byte answers), %s measured after %s warm-up per row. "+
+		"CPU/req is user+system time of the process tree over the measured window divided by the requests in it "+
+		"(/proc ticks of 10 ms).\n\n", len("bench [v1] pid 12345\n"), r.opts.duration, r.opts.warmup)
+	direct := map[int]window{}
+	for _, o := range r.overhead {
+		if o.target == "direct" {
+			direct[o.concurrency] = o.w
+		}
+	}
+	rows := [][]string{{"target", "clients", "req/s", "× direct", "p50", "p99", "+p50", "+p99",
+		"proxy CPU/req", "backend CPU/req", "loadgen CPU/req", "errors"}}
+	for _, o := range r.overhead {
+		d := direct[o.concurrency]
+		ratio, addP50, addP99, pcpu := "1.00", "", "", "–"
+		if o.target != "direct" {
+			ratio = "–"
+			if d.rps > 0 {
+				ratio = fmt.Sprintf("%.2f", o.w.rps/d.rps)
+			}
+			addP50, addP99 = fmtDelta(o.w.p50-d.p50), fmtDelta(o.w.p99-d.p99)
+			pcpu = fmtDur(o.proxyCPU)
+		}
+		rows = append(rows, []string{o.target, fmt.Sprint(o.concurrency), fmt.Sprintf("%.0f", o.w.rps), ratio,
+			fmtDur(o.w.p50), fmtDur(o.w.p99), addP50, addP99, pcpu, fmtDur(o.backendCPU), fmtDur(o.loadCPU),
+			fmt.Sprint(o.w.errors)})
+	}
+	table(w, rows)
+}
+
+func (r *report) printRollback(w io.Writer) {
+	rb := r.rollback
+	fmt.Fprintf(w, "\n## 2. Rollbacks under load (slipway server + CLI)\n\n")
+	fmt.Fprintf(w, "examples/hello deployed to staging as v1 (release 1) and v2 (release 2) with `slipway deploy`, then %d × "+
+		"`slipway rollback hello --env staging --to 1|2` alternately, %s apart, while %d clients sent requests through "+
+		"the server's proxy. Switched = %d consecutive responses from the target and none from the old release after "+
+		"them until the next rollback.\n\n", r.opts.switches, r.opts.switchGap, r.opts.loadConcurrency, r.opts.settle)
+	fmt.Fprintf(w, "**FAILED REQUESTS: %d of %d** (re-sent on a closed keep-alive connection: %d); rollbacks done: %d of %d\n\n",
+		rb.failed, rb.sent, rb.retries, rb.switches, r.opts.switches)
+	for _, e := range rb.firstErrs {
+		fmt.Fprintln(w, "- request error: "+e)
+	}
+	for _, e := range rb.cliFailures {
+		fmt.Fprintln(w, "- rollback failed: "+e)
+	}
+	rows := [][]string{{"per rollback", "p50", "max", "n"},
+		statRow("command issued → CLI returns (rollout done, old release drained and stopped)", rb.cli),
+		statRow("command issued → proxy applied the new table (seen by a poll every 2 ms)", rb.publish),
+		statRow("command issued → first response from the target release", rb.firstNew),
+		statRow("command issued → all traffic on the target release", rb.allNew),
+		statRow("proxy applied the table (seen by the poll) → first response from the target release", rb.proxyFirst),
+		statRow("proxy applied the table (seen by the poll) → all traffic on the target release", rb.proxyLevel),
+	}
+	table(w, rows)
+	fmt.Fprintf(w, "\nThe poll saw each table change within %s (p50; max %s) of it happening, so the last two rows are "+
+		"accurate to about that much, and negative when the clients saw the switch before the poll did.\n",
+		fmtDur(rb.pollResolution.p50), fmtDur(rb.pollResolution.max))
+	fmt.Fprintf(w, "\nRequest latency during the rollbacks: p50 %s, p99 %s, max %s. Switches not settled before the next: %d. "+
+		"Proxy process: RSS %s → %s, open files %d → %d.\n",
+		fmtDur(rb.latP50), fmtDur(rb.latP99), fmtDur(rb.latMax), rb.unsettled,
+		fmtMiB(rb.memBefore.rssKiB), fmtMiB(rb.memAfter.rssKiB), rb.memBefore.fds, rb.memAfter.fds)
+}
+
+func (r *report) printWarm(w io.Writer) {
+	fmt.Fprintf(w, "\n## 3. Memory and upstream connections across switches, old release kept warm\n\n")
+	fmt.Fprintf(w, "Two sets of %d examples/hello backends (blue, green), all kept running; each proxy is switched between "+
+		"them %d times while %d clients send requests; after each switch the next waits for %d responses from the new set "+
+		"and %s more. Figures read %s after the switch, still under load. Upstream connections: established TCP "+
+		"connections of the proxy's processes to the live and to the old set's ports (/proc/<pid>/fd matched with "+
+		"/proc/net/tcp).\n\n",
+		r.opts.replicas, r.opts.warmSwitches, r.opts.loadConcurrency, r.opts.settle, r.opts.warmGap, r.opts.snapSettle)
+	rows := [][]string{{"proxy", "after switches", "RSS", "upstream conns live / old", "open files", "threads", "processes"}}
+	for _, x := range r.warm {
+		for _, s := range x.snaps {
+			rows = append(rows, []string{x.proxy, fmt.Sprint(s.after), fmtMiB(s.mem.rssKiB),
+				fmt.Sprintf("%d / %d", s.live, s.old), fmt.Sprint(s.mem.fds), fmt.Sprint(s.mem.threads), fmt.Sprint(s.mem.procs)})
+		}
+	}
+	table(w, rows)
+	fmt.Fprintln(w)
+	rows = [][]string{{"proxy", "switches", "failed requests", "re-sent", "switch call",
+		"call → first response from new", "call → all traffic on new", "call returned → first from new", "not settled"}}
+	pm := func(s durationStats) string { return fmtDur(s.p50) + " / " + fmtDur(s.max) }
+	for _, x := range r.warm {
+		rows = append(rows, []string{x.proxy, fmt.Sprint(x.switches), fmt.Sprintf("%d of %d", x.failed, x.sent),
+			fmt.Sprint(x.retries), pm(x.call), pm(x.firstNew), pm(x.allNew), pm(x.afterCall),
+			fmt.Sprint(x.unsettled + x.timeouts)})
+	}
+	table(w, rows)
+	fmt.Fprintln(w, "\nDurations are p50 / max over the switches, from issuing the switch unless the column says otherwise.")
+	fmt.Fprintln(w)
+	for _, x := range r.warm {
+		fmt.Fprintf(w, "- %s switch: %s\n", x.proxy, x.how)
+		if x.err != "" {
+			fmt.Fprintf(w, "- %s stopped early: %s\n", x.proxy, x.err)
+		}
+		for _, e := range x.firstErrs {
+			fmt.Fprintf(w, "- %s request error: %s\n", x.proxy, e)
+		}
+	}
+}
+
+func statRow(name string, s durationStats) []string {
+	n := fmt.Sprint(s.n)
+	if s.missing > 0 {
+		n += fmt.Sprintf(" (%d never)", s.missing)
+	}
+	return []string{name, fmtDur(s.p50), fmtDur(s.max), n}
+}
+
+// table prints rows as a Markdown table with aligned columns.
+func table(w io.Writer, rows [][]string) {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i, c := range cells {
+			fmt.Fprintf(&b, " %s%s |", c, strings.Repeat(" ", widths[i]-len([]rune(c))))
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(rows[0])
+	sep := make([]string, len(widths))
+	for i, n := range widths {
+		sep[i] = strings.Repeat("-", n)
+	}
+	line(sep)
+	for _, r := range rows[1:] {
+		line(r)
+	}
+}
+
+// fmtDur prints a duration in µs below 10 ms, else in ms.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + fmtDur(-d)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// fmtDelta prints a signed difference.
+func fmtDelta(d time.Duration) string {
+	if d < 0 {
+		return fmtDur(d)
+	}
+	return "+" + fmtDur(d)
+}
+
+func fmtMiB(kib int) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }

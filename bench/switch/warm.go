@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+)
+
+// warmReport is part 3 for one proxy: table switches between two sets of
+// backends that both keep running, under load.
+type warmReport struct {
+	proxy    string
+	how      string // what a switch is
+	switches int    // done
+	err      string // why it stopped early, if it did
+	snaps    []warmSnap
+	// From issuing the switch, one per switch.
+	call, firstNew, allNew durationStats
+	afterCall              durationStats // from the switch call returning to the first response from the new set
+	unsettled, timeouts    int
+	sent, failed, retries  int64
+	firstErrs              []string
+}
+
+// warmSnap is the proxy's footprint after some switches.
+type warmSnap struct {
+	after     int
+	mem       memory
+	live, old int // established upstream connections to each set
+}
+
+const (
+	tagBlue  = 1
+	tagGreen = 2
+)
+
+// classifyColor tags hello's answers by their greeting.
+func classifyColor(body []byte) uint8 {
+	switch {
+	case bytes.HasPrefix(body, []byte("blue ")):
+		return tagBlue
+	case bytes.HasPrefix(body, []byte("green ")):
+		return tagGreen
+	}
+	return 0
+}
+
+var switchHow = map[string]string{
+	"slipway": "PUT /table on the control socket (proxy.Client.SetTable); returns once applied",
+	"nginx":   "rewrite upstream in nginx.conf, SIGHUP the master (nginx -s reload); returns at once",
+	"caddy":   "POST /load with the new JSON config to the admin API; returns once applied",
+}
+
+// warm runs part 3 against each proxy.
+func (b *bench) warm(ctx context.Context) ([]warmReport, error) {
+	sets := map[uint8][]string{}
+	ports := map[uint8]map[int]bool{}
+	for _, set := range []struct {
+		tag  uint8
+		name string
+	}{{tagBlue, "blue"}, {tagGreen, "green"}} {
+		ports[set.tag] = map[int]bool{}
+		for i := 1; i <= b.opts.replicas; i++ {
+			addr, cmd, err := b.startHello(ctx, fmt.Sprintf("%s-%d", set.name, i), set.name)
+			if err != nil {
+				return nil, err
+			}
+			defer b.procs.stop(cmd, 5*time.Second)
+			sets[set.tag] = append(sets[set.tag], addr)
+			ports[set.tag][portOf(addr)] = true
+		}
+	}
+	var reports []warmReport
+	for _, kind := range b.opts.proxies {
+		if ctx.Err() != nil {
+			break
+		}
+		p, err := b.startProxy(ctx, kind, sets[tagBlue], true)
+		if err != nil {
+			b.say("  %s: skipped: %v", kind, err)
+			b.skipped = append(b.skipped, fmt.Sprintf("%s (part 3): %v", kind, err))
+			continue
+		}
+		r := b.warmOne(ctx, p, sets, ports)
+		b.procs.stop(p.cmd, 5*time.Second)
+		reports = append(reports, r)
+		b.say("  %-8s %d switches, %d failed requests, switch→all traffic p50 %s max %s, RSS %s → %s, upstream conns %d → %d",
+			kind, r.switches, r.failed, fmtDur(r.allNew.p50), fmtDur(r.allNew.max),
+			fmtMiB(r.snaps[0].mem.rssKiB), fmtMiB(r.snaps[len(r.snaps)-1].mem.rssKiB),
+			r.snaps[0].live+r.snaps[0].old, r.snaps[len(r.snaps)-1].live+r.snaps[len(r.snaps)-1].old)
+	}
+	return reports, context.Cause(ctx)
+}
+
+// warmOne switches p between the blue and green sets b.opts.warmSwitches
+// times under load, waiting after each switch until settle responses came
+// from the new set, then warmGap.
+func (b *bench) warmOne(ctx context.Context, p *proxyUnderTest, sets map[uint8][]string, ports map[uint8]map[int]bool) warmReport {
+	r := warmReport{proxy: p.name, how: switchHow[p.name]}
+	tr := startTraffic(ctx, p.addr, p.host, b.opts.loadConcurrency, classifyColor)
+	live := uint8(tagBlue)
+	snap := func(after int) {
+		sleepUntil(ctx, time.Now().Add(b.opts.snapSettle))
+		s := warmSnap{after: after, mem: treeMemory(p.cmd.Process.Pid)}
+		s.live = upstreamConns(p.cmd.Process.Pid, ports[live])
+		s.old = upstreamConns(p.cmd.Process.Pid, ports[tagBlue+tagGreen-live])
+		r.snaps = append(r.snaps, s)
+	}
+	tr.waitSeen(ctx, tagBlue, 0, 100, 10*time.Second)
+	snap(0)
+
+	var marks []switchMark
+	var calls []time.Duration
+	n := b.opts.warmSwitches
+	for i := 1; i <= n && ctx.Err() == nil; i++ {
+		to := uint8(tagGreen)
+		if i%2 == 0 {
+			to = tagBlue
+		}
+		before := tr.seen[to].Load()
+		at := tr.now()
+		if err := p.switchTo(ctx, i, sets[to]); err != nil {
+			r.err = fmt.Sprintf("switch %d: %v", i, err)
+			break
+		}
+		calls = append(calls, tr.now()-at)
+		marks = append(marks, switchMark{at: at, target: to})
+		live = to
+		r.switches++
+		if !tr.waitSeen(ctx, to, before, int64(b.opts.settle), 10*time.Second) {
+			r.timeouts++
+		}
+		sleepUntil(ctx, time.Now().Add(b.opts.warmGap))
+		if i == n/2 || i == n {
+			snap(i)
+		}
+	}
+	end := tr.now()
+	events := tr.stop()
+	r.sent, r.failed, r.retries, r.firstErrs = tr.sent.Load(), tr.failed.Load(), tr.retries.Load(), tr.firstErr
+	var first, all, after []time.Duration
+	for i, t := range analyzeSwitches(events, marks, end, b.opts.settle) {
+		first = append(first, t.firstNew)
+		all = append(all, t.allNew)
+		if t.firstNew != never {
+			after = append(after, t.firstNew-calls[i])
+		}
+		if !t.settled {
+			r.unsettled++
+		}
+	}
+	r.call, r.firstNew, r.allNew, r.afterCall = statsOf(calls), statsOf(first), statsOf(all), statsOf(after)
+	return r
+}
