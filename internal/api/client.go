@@ -210,3 +210,22 @@ func (c *Client) Events(ctx context.Context, limit int) ([]store.Event, error) {
 	var out []store.Event
 	return out, c.json(ctx, "GET", "/v1/events?limit="+strconv.Itoa(limit), nil, &out)
 }
+
+// RolloutCommand sends promote, pause, resume or abort to the running
+// rollout of (app, env).
+func (c *Client) RolloutCommand(ctx context.Context, app, env, command string) (store.Rollout, error) {
+	var out store.Rollout
+	return out, c.json(ctx, "POST", envPath(app, env)+"/rollout/"+url.PathEscape(command), nil, &out)
+}
+
+// RolloutStatus shows the running (or latest) rollout of (app, env).
+func (c *Client) RolloutStatus(ctx context.Context, app, env string) (RolloutStatus, error) {
+	var out RolloutStatus
+	return out, c.json(ctx, "GET", envPath(app, env)+"/rollout", nil, &out)
+}
+
+// Rollouts lists rollouts, newest first.
+func (c *Client) Rollouts(ctx context.Context, app, env string) ([]store.Rollout, error) {
+	var out []store.Rollout
+	return out, c.json(ctx, "GET", envPath(app, env)+"/rollouts", nil, &out)
+}

@@ -45,6 +45,9 @@ func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h.route("POST /v1/apps/{app}/envs/{env}/config", h.setConfig)
 	h.route("GET /v1/apps/{app}/envs/{env}/logs", h.logs)
 	h.route("GET /v1/rollouts/{id}", h.rollout)
+	h.route("GET /v1/apps/{app}/envs/{env}/rollouts", h.rollouts)
+	h.route("GET /v1/apps/{app}/envs/{env}/rollout", h.rolloutStatus)
+	h.route("POST /v1/apps/{app}/envs/{env}/rollout/{command}", h.rolloutCommand)
 	h.route("GET /v1/events", h.events)
 	return h
 }
@@ -321,4 +324,31 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, 200, ev)
+}
+
+func (h *Handler) rollouts(w http.ResponseWriter, r *http.Request) error {
+	ros, err := h.svc.Rollouts(r.Context(), r.PathValue("app"), r.PathValue("env"), 100)
+	if err != nil {
+		return err
+	}
+	if ros == nil {
+		ros = []store.Rollout{}
+	}
+	return writeJSON(w, 200, ros)
+}
+
+func (h *Handler) rolloutStatus(w http.ResponseWriter, r *http.Request) error {
+	st, err := h.svc.RolloutStatus(r.Context(), r.PathValue("app"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, st)
+}
+
+func (h *Handler) rolloutCommand(w http.ResponseWriter, r *http.Request) error {
+	ro, err := h.svc.RolloutCommand(r.Context(), r.PathValue("app"), r.PathValue("env"), r.PathValue("command"), actor(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, ro)
 }

@@ -41,6 +41,21 @@ type Service interface {
 	Rollout(ctx context.Context, id int64) (store.Rollout, error)
 	Logs(ctx context.Context, app, env string, opts LogOptions, w io.Writer) error
 	Events(ctx context.Context, limit int) ([]store.Event, error)
+	// RolloutCommand sends promote, pause, resume or abort to the running
+	// rollout of (app, env).
+	RolloutCommand(ctx context.Context, app, env, command, actor string) (store.Rollout, error)
+	// RolloutStatus shows the running rollout of (app, env), or the latest.
+	RolloutStatus(ctx context.Context, app, env string) (RolloutStatus, error)
+	// Rollouts lists the rollouts of (app, env), newest first.
+	Rollouts(ctx context.Context, app, env string, limit int) ([]store.Rollout, error)
+}
+
+// RolloutStatus is a rollout with its plan and every decision taken.
+type RolloutStatus struct {
+	Rollout   store.Rollout    `json:"rollout"`
+	Steps     []spec.Step      `json:"steps,omitempty"` // canary steps from the release's spec
+	Deadline  string           `json:"progress_deadline"`
+	Decisions []store.Decision `json:"decisions"`
 }
 
 // Plan is what apply would change, or did.

@@ -54,6 +54,9 @@ type ControlPlane struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	controls map[int64]*rollout.Control // running rollouts this process executes
 }
 
 // TokenFile is the name of the admin token file inside the data dir.
@@ -78,14 +81,14 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		return nil, err
 	}
 	cp := &ControlPlane{opts: opts, store: st, driver: opts.Driver, log: opts.Logger,
-		proxy: proxy.NewClient(filepath.Join(opts.DataDir, "proxy.sock"))}
+		proxy: proxy.NewClient(filepath.Join(opts.DataDir, "proxy.sock")), controls: map[int64]*rollout.Control{}}
 	if err := cp.ensureToken(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
 	cp.router = &router{store: st, proxy: cp.proxy, log: opts.Logger}
 	cp.exec = &rollout.Executor{
-		Store: st, Runtime: opts.Driver, Router: cp.router, Logger: opts.Logger,
+		Store: st, Runtime: opts.Driver, Router: cp.router, Meter: cp.router, Logger: opts.Logger,
 		Gate:     rollout.Gate{Client: &http.Client{}, Status: opts.Driver.Status},
 		Artifact: cp.artifactPath,
 	}
@@ -137,6 +140,7 @@ func (cp *ControlPlane) Start(ctx context.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	cp.goLoop("proxy watchdog", time.Second, cp.watchProxy)
+	cp.goLoop("warm reaper", 2*time.Second, cp.reapWarm)
 	return nil
 }
 
@@ -179,12 +183,22 @@ func (cp *ControlPlane) artifactPath(digest string) string {
 	return filepath.Join(cp.opts.DataDir, "artifacts", "sha256", strings.TrimPrefix(digest, "sha256:")+".tar.gz")
 }
 
-// runRollout executes a rollout in the background, owned by cp.
+// runRollout executes a rollout in the background, owned by cp, with a
+// Control for `slipway rollout promote|pause|resume|abort`.
 func (cp *ControlPlane) runRollout(ro store.Rollout, rel store.Release) {
+	ctl := rollout.NewControl()
+	cp.mu.Lock()
+	cp.controls[ro.ID] = ctl
+	cp.mu.Unlock()
 	cp.wg.Add(1)
 	go func() {
 		defer cp.wg.Done()
-		_, err := cp.exec.BlueGreen(cp.ctx, ro, rel)
+		defer func() {
+			cp.mu.Lock()
+			delete(cp.controls, ro.ID)
+			cp.mu.Unlock()
+		}()
+		_, err := cp.exec.Run(cp.ctx, ro, rel, ctl)
 		if err != nil && !errors.Is(err, rollout.ErrInterrupted) {
 			cp.log.Error("rollout", "rollout", ro.ID, "app", ro.App, "env", ro.Env, "err", err)
 			if ferr := cp.store.FinishRollout(context.WithoutCancel(cp.ctx), ro.ID, store.RolloutFailed, err.Error()); ferr != nil {
@@ -192,4 +206,19 @@ func (cp *ControlPlane) runRollout(ro store.Rollout, rel store.Release) {
 			}
 		}
 	}()
+}
+
+// control finds the Control of the running rollout of (app, env).
+func (cp *ControlPlane) control(ctx context.Context, app, env string) (store.Rollout, *rollout.Control, error) {
+	ro, err := cp.store.RunningRollout(ctx, app, env)
+	if err != nil {
+		return ro, nil, err
+	}
+	cp.mu.Lock()
+	ctl := cp.controls[ro.ID]
+	cp.mu.Unlock()
+	if ctl == nil {
+		return ro, nil, fmt.Errorf("rollout %d is being recovered after a restart; try again in a few seconds: %w", ro.ID, store.ErrConflict)
+	}
+	return ro, ctl, nil
 }

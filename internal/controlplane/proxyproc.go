@@ -15,7 +15,9 @@ import (
 
 	"log/slog"
 
+	"github.com/slipway-dev/slipway/internal/analysis"
 	"github.com/slipway-dev/slipway/internal/proxy"
+	"github.com/slipway-dev/slipway/internal/spec"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -130,21 +132,31 @@ func (r *router) Publish(ctx context.Context) error {
 	return err
 }
 
+// build computes the table: per environment with a live release, a route
+// to the ready instances of that release; during a rolling update also the
+// ready new instances; during a canary the canary side with its weight;
+// during a blue-green preview a route for the preview host.
 func (r *router) build(ctx context.Context) (proxy.Table, error) {
 	var t proxy.Table
 	envs, err := r.store.Environments(ctx)
 	if err != nil {
 		return t, err
 	}
+	running, err := r.store.Rollouts(ctx, "", "", true, 1000)
+	if err != nil {
+		return t, err
+	}
+	active := map[[2]string]store.Rollout{}
+	for _, ro := range running {
+		active[[2]string{ro.App, ro.Env}] = ro
+	}
 	for _, e := range envs {
-		if e.LiveRelease == 0 {
+		ro, inRollout := active[[2]string{e.App, e.Env}]
+		inRollout = inRollout && ro.Phase == store.PhaseProgress
+		if e.LiveRelease == 0 && !inRollout {
 			continue
 		}
 		app, err := r.store.App(ctx, e.App)
-		if err != nil {
-			return t, err
-		}
-		rel, err := r.store.Release(ctx, e.App, e.Env, e.LiveRelease)
 		if err != nil {
 			return t, err
 		}
@@ -152,18 +164,92 @@ func (r *router) build(ctx context.Context) (proxy.Table, error) {
 		if err != nil {
 			return t, err
 		}
-		h := rel.Spec.Health
-		route := proxy.Route{Host: app.Environments[e.Env].Host, App: e.App, Env: e.Env, Release: e.LiveRelease,
-			Health: proxy.HealthCheck{Path: h.Path, Interval: h.Interval.D(), Timeout: h.Timeout.D(),
-				HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold}}
-		for _, in := range insts {
-			if in.Release == e.LiveRelease {
-				route.Backends = append(route.Backends, proxy.Backend{ID: in.ID, Addr: in.Addr, Release: in.Release})
+		ready := func(release int) []proxy.Backend {
+			var out []proxy.Backend
+			for _, in := range insts {
+				if in.Release == release && in.Ready {
+					out = append(out, proxy.Backend{ID: in.ID, Addr: in.Addr, Release: in.Release})
+				}
 			}
+			return out
 		}
-		t.Routes = append(t.Routes, route)
+		envSpec := app.Environments[e.Env]
+		if e.LiveRelease != 0 {
+			rel, err := r.store.Release(ctx, e.App, e.Env, e.LiveRelease)
+			if err != nil {
+				return t, err
+			}
+			route := proxy.Route{Host: envSpec.Host, App: e.App, Env: e.Env, Release: e.LiveRelease,
+				Backends: ready(e.LiveRelease), Health: healthCheck(rel.Spec.Health), Sticky: envSpec.Rollout.Sticky}
+			if inRollout {
+				switch ro.Strategy {
+				case spec.StrategyRolling:
+					route.Backends = append(route.Backends, ready(ro.ToRelease)...)
+				case spec.StrategyCanary:
+					if ro.Weight > 0 {
+						route.Canary = &proxy.Canary{Release: ro.ToRelease, Backends: ready(ro.ToRelease), Weight: ro.Weight}
+					}
+				}
+			}
+			t.Routes = append(t.Routes, route)
+		}
+		if inRollout && envSpec.Rollout.PreviewHost != "" && ro.Strategy == spec.StrategyBlueGreen {
+			rel, err := r.store.Release(ctx, e.App, e.Env, ro.ToRelease)
+			if err != nil {
+				return t, err
+			}
+			t.Routes = append(t.Routes, proxy.Route{Host: envSpec.Rollout.PreviewHost, App: e.App, Env: e.Env,
+				Release: ro.ToRelease, Backends: ready(ro.ToRelease), Health: healthCheck(rel.Spec.Health)})
+		}
 	}
 	return t, nil
+}
+
+func healthCheck(h spec.Health) proxy.HealthCheck {
+	return proxy.HealthCheck{Path: h.Path, Interval: h.Interval.D(), Timeout: h.Timeout.D(),
+		HealthyThreshold: h.HealthyThreshold, UnhealthyThreshold: h.UnhealthyThreshold}
+}
+
+// Samples implements rollout.Meter from the proxy's per-release metrics.
+func (r *router) Samples(ctx context.Context, app, env string, stable, canary int, window time.Duration) (total, recent [2]analysis.Sample, err error) {
+	m, err := r.proxy.Metrics(ctx, window)
+	if err != nil {
+		return total, recent, fmt.Errorf("read proxy metrics: %w", err)
+	}
+	pick := func(list []proxy.ReleaseStats, out *[2]analysis.Sample) {
+		for _, rs := range list {
+			if rs.App != app || rs.Env != env {
+				continue
+			}
+			i := -1
+			switch rs.Release {
+			case stable:
+				i = 0
+			case canary:
+				i = 1
+			}
+			if i < 0 {
+				continue
+			}
+			s := &out[i]
+			s.Requests += rs.Requests
+			s.Errors += rs.Status["5xx"] + rs.Status["error"]
+			s.Latency = addHistogram(s.Latency, rs.Latency)
+		}
+	}
+	pick(m.Total, &total)
+	pick(m.Recent, &recent)
+	return total, recent, nil
+}
+
+func addHistogram(a analysis.Histogram, b proxy.Histogram) analysis.Histogram {
+	if len(a.Counts) == 0 {
+		return analysis.Histogram{Bounds: b.Bounds, Counts: append([]uint64(nil), b.Counts...)}
+	}
+	for i := range min(len(a.Counts), len(b.Counts)) {
+		a.Counts[i] += b.Counts[i]
+	}
+	return a
 }
 
 // Drain waits for in-flight requests to the instances to finish.

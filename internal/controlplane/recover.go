@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/driver"
 	"github.com/slipway-dev/slipway/internal/rollout"
@@ -86,29 +87,38 @@ func (cp *ControlPlane) recover(ctx context.Context) error {
 	return cp.router.Publish(ctx)
 }
 
-// recoverRollout decides the fate of a rollout left running by an earlier
-// process: past the switch it is finished; before it, the new instances are
-// stopped and the rollout fails, and the previous release keeps serving.
+// recoverRollout acts on a rollout left running by an earlier process, as
+// rollout.RecoveryAction decides: finish it after a switch, resume a
+// rolling update, abort a canary, or fail one that never switched (the
+// previous release kept serving).
 func (cp *ControlPlane) recoverRollout(ctx context.Context, ro store.Rollout) error {
 	log := cp.log.With("rollout", ro.ID, "app", ro.App, "env", ro.Env)
-	if ro.Phase == store.PhaseSwitched {
-		rel, err := cp.store.Release(ctx, ro.App, ro.Env, ro.ToRelease)
-		if err != nil {
-			return err
-		}
+	rel, err := cp.store.Release(ctx, ro.App, ro.Env, ro.ToRelease)
+	if err != nil {
+		return err
+	}
+	action := rollout.RecoveryAction(ro.Strategy, ro.Phase)
+	log.Info("recovering interrupted rollout", "action", action, "phase", ro.Phase, "strategy", ro.Strategy)
+	switch action {
+	case rollout.RecoverFinish:
 		// Draining may take up to the drain timeout; the API serves
 		// meanwhile and the rollout stays running (so it still conflicts).
-		log.Info("finishing rollout interrupted after the switch")
+		keep := rel.Spec.Environments[ro.Env].Rollout.KeepPrevious.D()
 		cp.wg.Add(1)
 		go func() {
 			defer cp.wg.Done()
-			if _, err := cp.exec.FinishSwitch(context.WithoutCancel(cp.ctx), ro, ro.OldInstances, rel.Spec.Run.DrainTimeout.D()); err != nil {
+			if _, err := cp.exec.FinishSwitch(context.WithoutCancel(cp.ctx), ro, ro.OldInstances, rel.Spec.Run.DrainTimeout.D(), keep); err != nil {
 				log.Error("finish interrupted rollout", "err", err)
 			}
 		}()
 		return nil
+	case rollout.RecoverResume:
+		cp.runRollout(ro, rel)
+		return nil
+	case rollout.RecoverAbort:
+		_, err := cp.exec.AbortInterrupted(ctx, ro, rel, "the control plane restarted during the canary; aborted to stay safe (its analysis could not continue). Deploy again.")
+		return err
 	}
-	log.Warn("failing rollout interrupted before the switch")
 	cp.exec.StopInstances(ctx, ro.NewInstances)
 	reason := "interrupted: the control plane stopped before traffic was switched; the previous release kept serving. Deploy again."
 	return cp.store.FinishRollout(ctx, ro.ID, store.RolloutFailed, reason)
@@ -135,6 +145,43 @@ func (cp *ControlPlane) replaceInstance(ctx context.Context, dead store.Instance
 		cp.exec.StopInstances(ctx, []string{id})
 		return errors.Join(errors.New("replacement never became healthy"), err)
 	}
+	if err := cp.store.SetInstanceReady(ctx, id, true); err != nil {
+		return err
+	}
 	cp.log.Info("replaced dead instance", "dead", dead.ID, "new", id)
 	return cp.store.RemoveInstance(ctx, dead.ID)
+}
+
+// reapWarm stops instances of superseded releases whose warm window has
+// passed, unless a rollout is using them.
+func (cp *ControlPlane) reapWarm(ctx context.Context) {
+	insts, err := cp.store.Instances(ctx, "", "")
+	if err != nil {
+		cp.log.Error("list instances", "err", err)
+		return
+	}
+	running, err := cp.store.Rollouts(ctx, "", "", true, 1000)
+	if err != nil {
+		return
+	}
+	busy := map[string]bool{}
+	for _, ro := range running {
+		for _, id := range append(ro.NewInstances, ro.OldInstances...) {
+			busy[id] = true
+		}
+	}
+	now := time.Now()
+	var expired []string
+	for _, in := range insts {
+		if !in.WarmUntil.IsZero() && now.After(in.WarmUntil) && !busy[in.ID] {
+			live, err := cp.store.LiveRelease(ctx, in.App, in.Env)
+			if err == nil && live != in.Release {
+				expired = append(expired, in.ID)
+			}
+		}
+	}
+	if len(expired) > 0 {
+		cp.log.Info("stopping instances whose warm window ended", "count", len(expired))
+		cp.exec.StopInstances(ctx, expired)
+	}
 }

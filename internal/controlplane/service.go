@@ -18,6 +18,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/artifact"
 	"github.com/slipway-dev/slipway/internal/driver"
 	"github.com/slipway-dev/slipway/internal/release"
+	"github.com/slipway-dev/slipway/internal/rollout"
 	"github.com/slipway-dev/slipway/internal/spec"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -137,11 +138,29 @@ func (cp *ControlPlane) Deploy(ctx context.Context, req api.DeployRequest, actor
 	if !artifact.ValidDigest(req.Artifact) {
 		return store.Rollout{}, fmt.Errorf("%w: artifact digest %q must look like sha256:<64 hex digits>", api.ErrInvalid, req.Artifact)
 	}
-	return cp.begin(ctx, store.NewRollout{App: req.Spec.Name, Env: req.Env, Artifact: req.Artifact, Spec: &req.Spec, Source: "deploy", Actor: actor})
+	return cp.begin(ctx, store.NewRollout{App: req.Spec.Name, Env: req.Env, Artifact: req.Artifact, Spec: &req.Spec, Kind: "deploy", Source: "deploy", Actor: actor})
 }
 
+// begin starts a rollout under the strategy of the environment in the spec
+// the release pins (rollbacks: a flip to warm instances, else blue-green).
 func (cp *ControlPlane) begin(ctx context.Context, nr store.NewRollout) (store.Rollout, error) {
-	nr.Strategy = "blue-green"
+	if nr.Strategy == "" {
+		pinned := nr.PinSpec
+		if pinned == nil {
+			pinned = nr.Spec
+		}
+		if pinned == nil {
+			stored, err := cp.store.App(ctx, nr.App)
+			if err != nil {
+				return store.Rollout{}, err
+			}
+			pinned = &stored
+		}
+		nr.Strategy = pinned.Environments[nr.Env].Rollout.Strategy
+		if nr.Strategy == "" {
+			nr.Strategy = spec.StrategyBlueGreen
+		}
+	}
 	rel, ro, err := cp.store.BeginRollout(ctx, nr)
 	if err != nil {
 		return store.Rollout{}, err
@@ -185,12 +204,14 @@ func (cp *ControlPlane) Promote(ctx context.Context, app, from, to, actor string
 	// release; the target's own environment settings and config.
 	pin := src.Spec
 	pin.Environments = stored.Environments
-	return cp.begin(ctx, store.NewRollout{App: app, Env: to, Artifact: src.Artifact, PinSpec: &pin, Actor: actor,
+	return cp.begin(ctx, store.NewRollout{App: app, Env: to, Artifact: src.Artifact, PinSpec: &pin, Actor: actor, Kind: "promote",
 		Source: fmt.Sprintf("promote from %s #%d", from, src.Number)})
 }
 
-// Rollback implements api.Service: a new release that pins an earlier
-// release's artifact, spec and config. Nothing is rebuilt.
+// Rollback implements api.Service: it rolls out an earlier release again,
+// its artifact, spec and config as pinned. Nothing is rebuilt. If the
+// release's instances are still warm it is a route flip; otherwise a
+// blue-green rollout with no canary steps.
 func (cp *ControlPlane) Rollback(ctx context.Context, app, env string, to int, actor string) (store.Rollout, error) {
 	live, err := cp.liveRelease(ctx, app, env)
 	if err != nil {
@@ -200,20 +221,30 @@ func (cp *ControlPlane) Rollback(ctx context.Context, app, env string, to int, a
 	if err != nil {
 		return store.Rollout{}, err
 	}
+	previous, err := cp.store.PreviousLive(ctx, app, env)
+	if err != nil {
+		return store.Rollout{}, err
+	}
 	entries := make([]release.Entry, len(rels))
 	for i, r := range rels {
 		entries[i] = release.Entry{Number: r.Number, Status: r.Status}
 	}
-	target, err := release.RollbackTarget(entries, live.Number, to)
+	target, err := release.RollbackTarget(entries, live.Number, previous, to)
 	if err != nil {
 		return store.Rollout{}, invalid(err)
 	}
-	rel, err := cp.store.Release(ctx, app, env, target)
+	strategy := spec.StrategyBlueGreen
+	insts, err := cp.store.Instances(ctx, app, env)
 	if err != nil {
 		return store.Rollout{}, err
 	}
-	return cp.begin(ctx, store.NewRollout{App: app, Env: env, Artifact: rel.Artifact, PinSpec: &rel.Spec, Config: rel.Config,
-		Actor: actor, Source: fmt.Sprintf("rollback to #%d", target)})
+	for _, in := range insts {
+		if in.Release == target && in.Ready && !in.WarmUntil.IsZero() {
+			strategy = rollout.StrategyFlip
+		}
+	}
+	return cp.begin(ctx, store.NewRollout{App: app, Env: env, Existing: target, Kind: "rollback", Strategy: strategy,
+		Actor: actor, Source: fmt.Sprintf("rollback from #%d to #%d", live.Number, target)})
 }
 
 // SetConfig implements api.Service: changes overrides and rolls out the
@@ -249,7 +280,7 @@ func (cp *ControlPlane) SetConfig(ctx context.Context, app, env string, req api.
 		return store.Rollout{}, fmt.Errorf("%w: %s is not set in %s/%s", api.ErrInvalid, k, app, env)
 	}
 	return cp.begin(ctx, store.NewRollout{App: app, Env: env, Artifact: live.Artifact, PinSpec: &live.Spec,
-		ConfigSet: req.Set, ConfigUnset: req.Unset, Actor: actor, Source: "config " + describeConfig(req)})
+		ConfigSet: req.Set, ConfigUnset: req.Unset, Actor: actor, Kind: "config", Source: "config " + describeConfig(req)})
 }
 
 func describeConfig(req api.ConfigRequest) string {

@@ -19,6 +19,7 @@ const (
 	StatusLive       = "live"       // serving traffic
 	StatusSuperseded = "superseded" // was live, replaced by a later release
 	StatusFailed     = "failed"     // never received traffic; Reason says why
+	StatusAborted    = "aborted"    // a canary stopped by analysis, a deadline or a user
 )
 
 // EffectiveConfig is the config an instance of env gets: the spec's run.env,
@@ -65,43 +66,40 @@ type Entry struct {
 var ErrNoRollbackTarget = errors.New("no earlier release to roll back to")
 
 // RollbackTarget picks the release an undo redeploys. With to > 0 it checks
-// that release exists, is not the live one and never failed; otherwise it
-// picks the newest release older than the live one that was once live
-// (superseded). Releases may be in any order.
-func RollbackTarget(releases []Entry, live, to int) (int, error) {
+// that release exists, is not the live one and once served traffic;
+// otherwise it picks previous, the release that was live before the live
+// one went live (so undo after undo toggles back). Releases may be in any
+// order.
+func RollbackTarget(releases []Entry, live, previous, to int) (int, error) {
 	if live == 0 {
 		return 0, fmt.Errorf("%w: nothing is live yet; deploy first", ErrNoRollbackTarget)
 	}
 	if to < 0 {
 		return 0, fmt.Errorf("release %d does not exist; release numbers start at 1 (see `slipway releases`)", to)
 	}
-	if to > 0 {
-		for _, r := range releases {
-			if r.Number != to {
-				continue
-			}
-			switch {
-			case to == live:
-				return 0, fmt.Errorf("release %d is already live", to)
-			case r.Status == StatusFailed:
-				return 0, fmt.Errorf("release %d failed and never served traffic; pick a release that did (see `slipway releases`)", to)
-			case r.Status == StatusDeploying:
-				return 0, fmt.Errorf("release %d is still deploying", to)
-			}
-			return to, nil
+	if to == 0 {
+		if previous == 0 {
+			return 0, fmt.Errorf("%w: release %d is the first that went live", ErrNoRollbackTarget, live)
 		}
-		return 0, fmt.Errorf("release %d does not exist; see `slipway releases` for the numbers", to)
+		to = previous
 	}
-	best := 0
 	for _, r := range releases {
-		if r.Number < live && r.Status == StatusSuperseded && r.Number > best {
-			best = r.Number
+		if r.Number != to {
+			continue
 		}
+		switch {
+		case to == live:
+			return 0, fmt.Errorf("release %d is already live", to)
+		case r.Status == StatusFailed:
+			return 0, fmt.Errorf("release %d failed and never served traffic; pick a release that did (see `slipway releases`)", to)
+		case r.Status == StatusAborted:
+			return 0, fmt.Errorf("release %d was aborted as a canary; pick a release that went live (see `slipway releases`)", to)
+		case r.Status == StatusDeploying:
+			return 0, fmt.Errorf("release %d is still deploying", to)
+		}
+		return to, nil
 	}
-	if best == 0 {
-		return 0, fmt.Errorf("%w: release %d is the first that went live", ErrNoRollbackTarget, live)
-	}
-	return best, nil
+	return 0, fmt.Errorf("release %d does not exist; see `slipway releases` for the numbers", to)
 }
 
 // ValidateConfigKey reports whether k may be set as config.

@@ -160,109 +160,42 @@ func TestRollbackTarget(t *testing.T) {
 		live       = release.StatusLive
 		superseded = release.StatusSuperseded
 		failed     = release.StatusFailed
+		aborted    = release.StatusAborted
 		deploying  = release.StatusDeploying
 	)
 	type rel = release.Entry
 	tests := []struct {
-		name     string
-		releases []release.Entry
-		live, to int
-		want     int
-		wantErr  string // substring; "" means success
-		noTarget bool   // error wraps ErrNoRollbackTarget
+		name               string
+		releases           []release.Entry
+		live, previous, to int
+		want               int
+		wantErr            string // substring; "" means success
+		noTarget           bool   // error wraps ErrNoRollbackTarget
 	}{
+		{name: "nothing deployed", live: 0, wantErr: "nothing is live", noTarget: true},
+		{name: "first release failed, nothing live", releases: []rel{{1, failed}}, live: 0, wantErr: "nothing is live", noTarget: true},
+		{name: "--to with nothing live", releases: []rel{{1, failed}}, live: 0, to: 1, wantErr: "nothing is live", noTarget: true},
+		{name: "only one release went live", releases: []rel{{1, live}}, live: 1, wantErr: "release 1 is the first that went live", noTarget: true},
+		{name: "default goes to the previous live release", releases: []rel{{1, superseded}, {2, superseded}, {3, live}}, live: 3, previous: 2, want: 2},
+		{name: "previous skips failed releases in between", releases: []rel{{1, superseded}, {2, failed}, {3, failed}, {4, live}}, live: 4, previous: 1, want: 1},
 		{
-			name:     "nothing deployed",
-			releases: nil, live: 0,
-			wantErr: "nothing is live", noTarget: true,
+			// 1 then 2 went live, then a rollback made 1 live again: undo
+			// toggles back to 2.
+			name: "undo after a rollback toggles back", releases: []rel{{1, live}, {2, superseded}}, live: 1, previous: 2, want: 2,
 		},
-		{
-			name:     "first release failed, nothing live",
-			releases: []rel{{1, failed}}, live: 0,
-			wantErr: "nothing is live", noTarget: true,
-		},
-		{
-			name:     "--to with nothing live",
-			releases: []rel{{1, failed}}, live: 0, to: 1,
-			wantErr: "nothing is live", noTarget: true,
-		},
-		{
-			name:     "only one release went live",
-			releases: []rel{{1, live}}, live: 1,
-			wantErr: "release 1 is the first that went live", noTarget: true,
-		},
-		{
-			name:     "only failed releases before the live one",
-			releases: []rel{{1, failed}, {2, failed}, {3, live}}, live: 3,
-			wantErr: "release 3 is the first", noTarget: true,
-		},
-		{
-			name:     "default goes to the previous live release",
-			releases: []rel{{1, superseded}, {2, superseded}, {3, live}}, live: 3,
-			want: 2,
-		},
-		{
-			name:     "default skips failed releases",
-			releases: []rel{{1, superseded}, {2, failed}, {3, failed}, {4, live}}, live: 4,
-			want: 1,
-		},
-		{
-			name:     "default ignores newer failed and deploying releases",
-			releases: []rel{{1, superseded}, {2, live}, {3, failed}, {4, deploying}}, live: 2,
-			want: 1,
-		},
-		{
-			name:     "order of the list does not matter",
-			releases: []rel{{3, live}, {1, superseded}, {2, superseded}}, live: 3,
-			want: 2,
-		},
-		{
-			// 1 and 2 went live, 3 rolled back to 1 and is live; undo again
-			// goes back to 2, the one live before 3.
-			name:     "undo after a rollback toggles back",
-			releases: []rel{{1, superseded}, {2, superseded}, {3, live}}, live: 3,
-			want: 2,
-		},
-		{
-			// 4 rolled back to 2 and is live; undo goes to 3.
-			name:     "undo after undo keeps toggling",
-			releases: []rel{{1, superseded}, {2, superseded}, {3, superseded}, {4, live}}, live: 4,
-			want: 3,
-		},
-		{
-			name:     "--to an older superseded release",
-			releases: []rel{{1, superseded}, {2, superseded}, {3, live}}, live: 3, to: 1,
-			want: 1,
-		},
-		{
-			name:     "--to the live release",
-			releases: []rel{{1, superseded}, {2, live}}, live: 2, to: 2,
-			wantErr: "release 2 is already live",
-		},
-		{
-			name:     "--to a failed release",
-			releases: []rel{{1, superseded}, {2, failed}, {3, live}}, live: 3, to: 2,
-			wantErr: "release 2 failed and never served traffic",
-		},
-		{
-			name:     "--to a deploying release",
-			releases: []rel{{1, superseded}, {2, live}, {3, deploying}}, live: 2, to: 3,
-			wantErr: "release 3 is still deploying",
-		},
-		{
-			name:     "--to a missing number",
-			releases: []rel{{1, superseded}, {2, live}}, live: 2, to: 7,
-			wantErr: "release 7 does not exist",
-		},
-		{
-			name:     "--to a negative number",
-			releases: []rel{{1, superseded}, {2, live}}, live: 2, to: -1,
-			wantErr: "release -1 does not exist",
-		},
+		{name: "order of the list does not matter", releases: []rel{{3, live}, {1, superseded}, {2, superseded}}, live: 3, previous: 2, want: 2},
+		{name: "--to an older superseded release", releases: []rel{{1, superseded}, {2, superseded}, {3, live}}, live: 3, previous: 2, to: 1, want: 1},
+		{name: "--to a newer superseded release", releases: []rel{{1, live}, {2, superseded}, {3, superseded}}, live: 1, previous: 3, to: 2, want: 2},
+		{name: "--to the live release", releases: []rel{{1, superseded}, {2, live}}, live: 2, to: 2, wantErr: "release 2 is already live"},
+		{name: "--to a failed release", releases: []rel{{1, superseded}, {2, failed}, {3, live}}, live: 3, to: 2, wantErr: "release 2 failed and never served traffic"},
+		{name: "--to an aborted canary", releases: []rel{{1, live}, {2, aborted}}, live: 1, to: 2, wantErr: "release 2 was aborted"},
+		{name: "--to a deploying release", releases: []rel{{1, superseded}, {2, live}, {3, deploying}}, live: 2, to: 3, wantErr: "release 3 is still deploying"},
+		{name: "--to a missing number", releases: []rel{{1, superseded}, {2, live}}, live: 2, to: 7, wantErr: "release 7 does not exist"},
+		{name: "--to a negative number", releases: []rel{{1, superseded}, {2, live}}, live: 2, to: -1, wantErr: "release -1 does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := release.RollbackTarget(tt.releases, tt.live, tt.to)
+			got, err := release.RollbackTarget(tt.releases, tt.live, tt.previous, tt.to)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("RollbackTarget = error %v, want %d", err, tt.want)
@@ -272,11 +205,8 @@ func TestRollbackTarget(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("RollbackTarget = %d, want error containing %q", got, tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error = %q, want it to contain %q", err, tt.wantErr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("RollbackTarget = %d, %v; want error containing %q", got, err, tt.wantErr)
 			}
 			if got := errors.Is(err, release.ErrNoRollbackTarget); got != tt.noTarget {
 				t.Errorf("errors.Is(err, ErrNoRollbackTarget) = %v, want %v (err: %v)", got, tt.noTarget, err)

@@ -355,11 +355,11 @@ func testSwitchMakesReleaseLive(t *testing.T, s *store.Store) {
 	if ro.FromRelease != 1 {
 		t.Errorf("rollout from %d, want 1", ro.FromRelease)
 	}
-	if err := s.SetRolloutPhase(ctx, ro.ID, store.PhaseSwitching); err != nil {
+	if err := s.SetRolloutPhase(ctx, ro.ID, store.PhaseProgress); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Rollout(ctx, ro.ID); got.Phase != store.PhaseSwitching {
-		t.Errorf("phase = %q, want %q", got.Phase, store.PhaseSwitching)
+	if got, _ := s.Rollout(ctx, ro.ID); got.Phase != store.PhaseProgress {
+		t.Errorf("phase = %q, want %q", got.Phase, store.PhaseProgress)
 	}
 	// Before the switch the old release still serves.
 	mustLive(t, s, "hello", "staging", 1)
