@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -29,10 +31,29 @@ func main() {
 	if d, err := time.ParseDuration(os.Getenv("HELLO_STARTUP_DELAY")); err == nil && d > 0 {
 		time.Sleep(d)
 	}
+	// Switches to misbehave on purpose, for canary analysis:
+	//   HELLO_FAIL_RATE=0.5   answer 500 to that fraction of requests
+	//   HELLO_DELAY=20ms      add that latency to every request
+	//   HELLO_CRASH_AFTER=3s  exit(1) that long after starting
+	failRate, _ := strconv.ParseFloat(os.Getenv("HELLO_FAIL_RATE"), 64)
+	delay, _ := time.ParseDuration(os.Getenv("HELLO_DELAY"))
+	if d, err := time.ParseDuration(os.Getenv("HELLO_CRASH_AFTER")); err == nil && d > 0 {
+		time.AfterFunc(d, func() {
+			log.Printf("hello %s: crashing on purpose (HELLO_CRASH_AFTER=%s)", version, d)
+			os.Exit(1)
+		})
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil && d > 0 && d <= 30*time.Second {
 			time.Sleep(d)
+		}
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		if failRate > 0 && rand.Float64() < failRate {
+			http.Error(w, fmt.Sprintf("%s [%s] failing on purpose", greeting, version), http.StatusInternalServerError)
+			return
 		}
 		fmt.Fprintf(w, "%s [%s] pid %d\n", greeting, version, os.Getpid())
 	})
