@@ -72,29 +72,34 @@ func TestDeployPromoteFailRollbackConfig(t *testing.T) {
 	e.mustServe(prodHost, "v2")
 
 	out = e.ok("rollback", "hello", "--env", "production")
-	if !strings.Contains(out, "release 4 is live") {
+	if !strings.Contains(out, "release 1 is live") {
 		t.Fatalf("rollback output: %q", out)
 	}
 	e.mustServe(prodHost, "v1")
 	tr.stop()
 
+	// The undo re-activated release 1 itself: same artifact, same config.
 	rels := releases(t, e, "hello", "production")
 	want := []struct{ status, source string }{
-		{"live", "rollback to #1"}, {"superseded", "deploy"}, {"failed", "deploy"}, {"superseded", "promote from staging #1"},
+		{"superseded", "deploy"}, {"failed", "deploy"}, {"live", "promote from staging #1"},
 	}
-	if len(rels) != 4 {
-		t.Fatalf("got %d releases, want 4: %+v", len(rels), rels)
+	if len(rels) != 3 {
+		t.Fatalf("got %d releases, want 3: %+v", len(rels), rels)
 	}
 	for i, w := range want {
 		if rels[i].Status != w.status || rels[i].Source != w.source {
 			t.Errorf("release %d: status %q source %q, want %q %q", rels[i].Number, rels[i].Status, rels[i].Source, w.status, w.source)
 		}
 	}
-	if rels[0].Artifact != rels[3].Artifact || rels[0].ConfigHash != rels[3].ConfigHash {
-		t.Errorf("rollback must pin release 1's artifact and config: %+v vs %+v", rels[0], rels[3])
+	var history []store.Rollout
+	if err := json.Unmarshal([]byte(e.ok("rollout", "history", "hello", "--env", "production", "--json")), &history); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(rels[2].Reason, "health check") {
-		t.Errorf("failed release reason %q should name the health check", rels[2].Reason)
+	if len(history) != 4 || history[0].Kind != "rollback" || history[0].FromRelease != 3 || history[0].ToRelease != 1 || history[0].State != "succeeded" {
+		t.Fatalf("rollout history: %+v", history)
+	}
+	if !strings.Contains(rels[1].Reason, "health check") {
+		t.Errorf("failed release reason %q should name the health check", rels[1].Reason)
 	}
 	text := e.ok("releases", "hello", "--env", "production")
 	for _, col := range []string{"RELEASE", "ARTIFACT", "CONFIG", "STATUS", "BY", "CREATED", "DURATION", "admin"} {
@@ -263,7 +268,7 @@ func TestZeroDowntimeSwitches(t *testing.T) {
 		t.Fatalf("responses did not move between versions: %v", tr.versions)
 	}
 	var st api.EnvStatus = e.status("hello", "staging")
-	if st.Live == nil || st.Live.Source != "rollback to #2" {
+	if st.Live == nil || st.Live.Number != 2 {
 		t.Fatalf("live release after 20 switches: %+v", st.Live)
 	}
 }
