@@ -42,6 +42,9 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Artifacts", testArtifacts},
 		{"NextProxyVersion", testNextProxyVersion},
 		{"Events", testEvents},
+		{"RollbackReactivates", testRollbackReactivates},
+		{"CanaryBookkeeping", testCanaryBookkeeping},
+		{"InstanceReadyAndWarm", testInstanceReadyAndWarm},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
