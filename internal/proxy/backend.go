@@ -3,7 +3,6 @@ package proxy
 import (
 	"net"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -132,48 +131,4 @@ func (b *backend) tier(now int64) int {
 		return tierUnhealthy
 	}
 	return tierHealthy
-}
-
-// route is the compiled form of a Route.
-type route struct {
-	host     string
-	app      string
-	env      string
-	release  int
-	backends []*backend
-	next     atomic.Uint32 // rotates the scan start
-}
-
-// pick chooses the backend for the next attempt, skipping those already
-// tried, or returns nil when none is left.
-//
-// Balancing is least-in-flight with round-robin tie-breaking: the scan
-// starts one further along each time and keeps the first backend with the
-// fewest requests in flight. When replicas are equally fast and idle this
-// is plain round robin; when one is slow (a cold start, a GC pause, a
-// long-polling client) it stops piling requests onto it, which round robin
-// would not. The scan is O(replicas), which is a handful.
-//
-// Only the best tier is used: healthy backends, else those failing health
-// checks (fail open rather than 503 a whole route), else recently ejected
-// ones (they may be back).
-func (r *route) pick(now int64, tried []*backend) *backend {
-	n := len(r.backends)
-	if n == 0 {
-		return nil
-	}
-	start := int(r.next.Add(1) % uint32(n))
-	var best *backend
-	bestTier, bestLoad := 0, int64(0)
-	for i := range n {
-		b := r.backends[(start+i)%n]
-		if len(tried) > 0 && slices.Contains(tried, b) {
-			continue
-		}
-		tier, load := b.tier(now), b.inflight.Load()
-		if best == nil || tier < bestTier || (tier == bestTier && load < bestLoad) {
-			best, bestTier, bestLoad = b, tier, load
-		}
-	}
-	return best
 }

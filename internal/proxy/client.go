@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -85,6 +86,20 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status
 	_, err := c.do(ctx, http.MethodGet, "/status", nil, &s)
 	return s, err
+}
+
+// Metrics returns the proxy's per-release metrics: counters since it
+// started (Total) and over the last window (Recent); window 0 means 1
+// minute, and it is capped at 5 minutes (Metrics.Window says what was
+// used).
+func (c *Client) Metrics(ctx context.Context, window time.Duration) (Metrics, error) {
+	var m Metrics
+	path := "/metrics/releases"
+	if window > 0 {
+		path += "?window=" + url.QueryEscape(window.String())
+	}
+	_, err := c.do(ctx, http.MethodGet, path, nil, &m)
+	return m, err
 }
 
 // Ping checks that a proxy answers on the socket.

@@ -53,6 +53,8 @@ type (
 //	POST /drain    {"backends":["id"],"timeout_ms":30000} -> 200 {"remaining":0}; 504 {"remaining":N,"error"}
 //	GET  /status   -> Status
 //	GET  /healthz  -> {"ok":true,"version":N}
+//	GET  /metrics  -> Prometheus text format (see MetricsHandler)
+//	GET  /metrics/releases?window=30s -> Metrics over that window (default 1m, at most 5m)
 //
 // Errors are {"error":"..."} with a 4xx or 5xx status.
 func (p *Proxy) ControlHandler() http.Handler {
@@ -68,6 +70,8 @@ func (p *Proxy) ControlHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, healthzBody{OK: true, Version: p.snap.Load().table.Version})
 	})
+	mux.Handle("GET /metrics", p.MetricsHandler())
+	mux.HandleFunc("GET /metrics/releases", p.handleReleaseMetrics)
 	return mux
 }
 
@@ -102,6 +106,19 @@ func (p *Proxy) handleDrain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, drainResponseBody{Remaining: n})
+}
+
+func (p *Proxy) handleReleaseMetrics(w http.ResponseWriter, r *http.Request) {
+	var window time.Duration
+	if v := r.URL.Query().Get("window"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			p.writeError(w, fmt.Errorf("%w: window %q is not a duration such as 30s", errBadRequest, v))
+			return
+		}
+		window = d
+	}
+	writeJSON(w, http.StatusOK, p.Metrics(window))
 }
 
 // decodeTable parses a Table sent by the control plane; malformed input

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -24,61 +25,128 @@ const (
 )
 
 // forward is the state of one proxied request, shared by ServeHTTP, the
-// round tripper and the error handler through the request context.
+// round tripper and the error handler through the request context. They
+// all run on the request's goroutine.
 type forward struct {
 	host    string
+	start   time.Time
+	side    *side      // the release answering; changes only on failover
+	pinned  bool       // an explicit override: never fail over
 	backend *backend   // counted in flight until ServeHTTP returns
 	tried   []*backend // backends that refused a connection
+	status  int        // of the backend's response; 0 until it arrives
 }
 
 type forwardKey struct{}
 
-// ServeHTTP routes r by its Host header.
+// ServeHTTP routes r by its Host header, to the stable or canary side of
+// the route as decide says.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	host := normalizeHost(r.Host)
-	rt, b := p.acquire(host, nil)
+	f := &forward{host: normalizeHost(r.Host), start: time.Now()}
+	rt, a := p.acquire(f, r.Header)
 	switch {
 	case rt == nil:
 		writeText(w, http.StatusNotFound, bodyNoRoute)
 		return
-	case b == nil:
-		p.log.Debug("no backends for route", "host", host, "app", rt.app, "env", rt.env, "release", rt.release)
+	case f.backend == nil:
+		p.log.Debug("no backends for route", "host", f.host, "app", rt.app, "env", rt.env, "release", f.side.release)
 		writeText(w, http.StatusServiceUnavailable, bodyNoBackends)
+		p.record(f, classError)
 		return
 	}
-	f := &forward{host: host, backend: b}
+	if a.setCookie {
+		// Pin the client to the side it was assigned, even when this
+		// answer came from the other side on failover.
+		assigned := rt.stable
+		if a.canary {
+			assigned = rt.canary
+		}
+		w.Header()["Set-Cookie"] = append(w.Header()["Set-Cookie"], assigned.setCookie)
+	}
 	// Runs after the response, websocket session or stream is over, and on
 	// http.ErrAbortHandler panics.
-	defer func() { p.done(f.backend) }()
+	defer func() {
+		p.done(f.backend)
+		switch {
+		case f.status == 0:
+			p.record(f, classError)
+		default:
+			p.record(f, statusClass(f.status))
+		}
+	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, f)))
 }
 
-// acquire picks a backend for host from the current table, skipping tried,
-// and counts it in flight; the caller must call done. It returns a nil
-// route if no route matches, and a nil backend if none is left.
+// acquire routes a new request for f.host from the current table: it
+// decides the side by the request's headers, picks a backend and counts it
+// in flight (the caller must call done), and sets f.side and f.backend.
+// It returns the route and the assignment, a nil route if none matches,
+// and leaves f.backend nil if no backend is left.
 //
 // A request that picked a backend from a table that has since been
 // replaced could otherwise slip past Drain: so after counting itself in
 // flight it checks that the backend is still in the table and, if not,
-// picks again from the newer table (see apply for the ordering argument).
-func (p *Proxy) acquire(host string, tried []*backend) (*route, *backend) {
+// routes again by the newer table (see apply for the ordering argument).
+func (p *Proxy) acquire(f *forward, h http.Header) (*route, assignment) {
+	roll := -1
 	for range 100 {
-		rt := p.snap.Load().routes[host]
+		rt := p.snap.Load().routes[f.host]
 		if rt == nil {
-			return nil, nil
+			return nil, assignment{}
 		}
-		b := rt.pick(time.Now().UnixNano(), tried)
+		var a assignment
+		if rt.canary != nil {
+			if roll < 0 {
+				roll = rand.IntN(100)
+			}
+			a = rt.decide(h, roll)
+		}
+		f.pinned = a.override
+		s, b := rt.pickFor(a, time.Now().UnixNano(), nil)
+		f.side = s
 		if b == nil {
-			return rt, nil
+			return rt, a
 		}
 		b.inflight.Add(1)
 		if !b.retired.Load() {
-			return rt, b
+			f.backend = b
+			return rt, a
 		}
 		p.done(b)
 	}
-	// Tables changing faster than a map lookup; give up on this request.
-	return p.snap.Load().routes[host], nil
+	// Tables changing faster than a map lookup; give up on this request
+	// (f.side is from the last table tried).
+	return p.snap.Load().routes[f.host], assignment{}
+}
+
+// reacquire picks the backend for a retry of f after f.backend refused a
+// connection: from the current table, on the side serving the same
+// release, skipping the backends tried; on the other side only if this
+// one has none left and the request is not an explicit override. It
+// returns nil when nothing is left.
+func (p *Proxy) reacquire(f *forward) *backend {
+	for range 100 {
+		rt := p.snap.Load().routes[f.host]
+		if rt == nil {
+			return nil
+		}
+		s := rt.sideOf(f.side.release)
+		if s == nil {
+			// The release left the table since the request started.
+			return nil
+		}
+		s, b := rt.pickOn(s, f.pinned, time.Now().UnixNano(), f.tried)
+		if b == nil {
+			return nil
+		}
+		b.inflight.Add(1)
+		if !b.retired.Load() {
+			f.side = s
+			return b
+		}
+		p.done(b)
+	}
+	return nil
 }
 
 // done ends one in-flight request to b and drops b if it has left the
@@ -89,6 +157,21 @@ func (p *Proxy) done(b *backend) {
 		p.dropIfIdle(b)
 		p.mu.Unlock()
 	}
+}
+
+// record counts the finished request f in its release's metrics.
+func (p *Proxy) record(f *forward, class int) {
+	st := f.side.stats
+	if st == nil {
+		return
+	}
+	end := time.Now()
+	d := end.Sub(f.start)
+	bucket := noLatency
+	if class != class1xx {
+		bucket = latencyBucket(d)
+	}
+	st.record(class, bucket, d, p.metrics.second(end))
 }
 
 // rewrite prepares the outbound request; the backend address is filled in
@@ -122,7 +205,8 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 // roundTrip sends req to the request's backend. If the connection is
 // refused (nothing of the request was sent, so any method is safe to
 // resend) it ejects that backend and tries another of the route, up to
-// maxAttempts in all. Any other error goes to upstreamError, unretried.
+// maxAttempts in all, on the same side (see reacquire). Any other error
+// goes to upstreamError, unretried.
 func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	f, _ := req.Context().Value(forwardKey{}).(*forward)
 	if f == nil {
@@ -150,7 +234,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		f.tried = append(f.tried, b)
-		_, next := p.acquire(f.host, f.tried)
+		next := p.reacquire(f)
 		if next == nil {
 			return nil, err
 		}
@@ -190,11 +274,20 @@ func bodyRead(req *http.Request) bool {
 	return ok && c.read.Load()
 }
 
+// modifyResponse notes the status of the backend's answer for metrics.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	if f, ok := res.Request.Context().Value(forwardKey{}).(*forward); ok {
+		f.status = res.StatusCode
+	}
+	return nil
+}
+
 // upstreamError answers when the backend could not be reached or failed
 // before sending a response.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	attrs := []any{"err", err}
 	if f, ok := r.Context().Value(forwardKey{}).(*forward); ok {
+		f.status = 0 // whatever the backend said, the proxy failed this one
 		attrs = append(attrs, "host", f.host)
 		attrs = append(attrs, f.backend.logAttrs()...)
 	}

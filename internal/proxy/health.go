@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -74,8 +75,8 @@ type checker struct {
 }
 
 // reconcileChecks makes the running checkers match table t: one per
-// backend of a route with a health path (the first such route, if a
-// backend is in several), none when Run is not active. A backend that is
+// backend (stable or canary) of a route with a health path (the first
+// such route, if a backend is in several), none when Run is not active. A backend that is
 // no longer checked counts as healthy. Called with mu held.
 func (p *Proxy) reconcileChecks(t Table) {
 	want := make(map[*backend]checker)
@@ -84,7 +85,11 @@ func (p *Proxy) reconcileChecks(t Table) {
 			if r.Health.Path == "" {
 				continue
 			}
-			for _, tb := range r.Backends {
+			backends := r.Backends
+			if r.Canary != nil {
+				backends = append(slices.Clip(backends), r.Canary.Backends...)
+			}
+			for _, tb := range backends {
 				b := p.backends[tb.ID]
 				if _, ok := want[b]; ok || b == nil {
 					continue

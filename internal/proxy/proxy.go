@@ -10,6 +10,9 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrStaleTable is matched (errors.Is) by the *StaleTableError SetTable
@@ -44,6 +47,14 @@ type Options struct {
 	// only behind another proxy that sets them; facing the internet,
 	// clients could forge them.
 	TrustForwardedHeaders bool
+	// MetricsRetention is how long the metrics of a release are kept
+	// after it leaves the routing table (cumulative counters stay
+	// readable meanwhile, e.g. for a rollout's final verdict); 0 means
+	// 10 minutes.
+	MetricsRetention time.Duration
+
+	// noMetrics turns per-release metrics off (benchmarks compare).
+	noMetrics bool
 }
 
 // Proxy routes requests by Host to the backends of the current Table. It
@@ -55,6 +66,8 @@ type Proxy struct {
 	trustForwarded bool
 	rp             *httputil.ReverseProxy
 	healthClient   *http.Client
+	metrics        *metricsStore // nil when metrics are off
+	registry       *prometheus.Registry
 
 	snap atomic.Pointer[snapshot] // never nil
 
@@ -93,12 +106,17 @@ func New(opts Options) (*Proxy, error) {
 		retiring:       make(map[*backend]struct{}),
 		checks:         make(map[*backend]*checker),
 	}
+	if !opts.noMetrics {
+		p.metrics = newMetricsStore(opts.MetricsRetention)
+	}
+	p.registry = newRegistry(p)
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    roundTripper{p},
-		BufferPool:   newBufferPool(),
-		ErrorHandler: p.upstreamError,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Rewrite:        p.rewrite,
+		Transport:      roundTripper{p},
+		BufferPool:     newBufferPool(),
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.upstreamError,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Streamed responses (no Content-Length) and text/event-stream are
 		// flushed after every write by ReverseProxy itself (it uses -1 for
 		// them); responses of known length are copied through a buffer.
@@ -176,18 +194,33 @@ func (p *Proxy) apply(t Table) {
 	next := &snapshot{table: t, routes: make(map[string]*route, len(t.Routes))}
 	keep := make(map[string]*backend)
 	infos := make(map[*backend]*backendInfo)
-	for _, r := range t.Routes {
+	stats := p.trackReleases(t)
+	for i, r := range t.Routes {
 		host := normalizeHost(r.Host)
-		rt := &route{host: host, app: r.App, env: r.Env, release: r.Release, backends: make([]*backend, 0, len(r.Backends))}
-		for _, tb := range r.Backends {
-			b := keep[tb.ID]
-			if b == nil {
-				b = p.adopt(tb)
-				keep[tb.ID] = b
-				infos[b] = &backendInfo{app: r.App, env: r.Env, release: tb.Release}
+		stickyHeader, _ := parseSticky(r.Sticky) // validated
+		rt := &route{
+			host: host, app: r.App, env: r.Env, release: r.Release,
+			stickyHeader: stickyHeader, cookieName: stickyCookieName(r),
+		}
+		sideOf := func(release int, bs []Backend, st *releaseStats) *side {
+			s := &side{release: release, backends: make([]*backend, 0, len(bs)), stats: st,
+				setCookie: setCookieValue(rt.cookieName, release)}
+			for _, tb := range bs {
+				b := keep[tb.ID]
+				if b == nil {
+					b = p.adopt(tb)
+					keep[tb.ID] = b
+					infos[b] = &backendInfo{app: r.App, env: r.Env, release: tb.Release}
+				}
+				infos[b].hosts = append(infos[b].hosts, host)
+				s.backends = append(s.backends, b)
 			}
-			infos[b].hosts = append(infos[b].hosts, host)
-			rt.backends = append(rt.backends, b)
+			return s
+		}
+		rt.stable = sideOf(r.Release, r.Backends, stats[i][0])
+		if c := r.Canary; c != nil {
+			rt.canary = sideOf(c.Release, c.Backends, stats[i][1])
+			rt.weight = c.Weight
 		}
 		next.routes[host] = rt
 	}
@@ -213,6 +246,33 @@ func (p *Proxy) apply(t Table) {
 		p.dropIfIdle(b)
 	}
 	p.reconcileChecks(t)
+}
+
+// trackReleases returns the statistics of the stable and canary release
+// of each route of t (nil when metrics are off or a route has no
+// canary), and starts the retention clock of the releases t leaves out.
+func (p *Proxy) trackReleases(t Table) [][2]*releaseStats {
+	out := make([][2]*releaseStats, len(t.Routes))
+	if p.metrics == nil {
+		return out
+	}
+	live := make([]releaseLabels, 0, len(t.Routes)+1)
+	for _, r := range t.Routes {
+		l := releaseLabels{host: normalizeHost(r.Host), app: r.App, env: r.Env, release: r.Release}
+		live = append(live, l)
+		if r.Canary != nil {
+			l.release = r.Canary.Release
+			live = append(live, l)
+		}
+	}
+	stats := p.metrics.track(live)
+	for i, r := range t.Routes {
+		out[i][0], stats = stats[0], stats[1:]
+		if r.Canary != nil {
+			out[i][1], stats = stats[0], stats[1:]
+		}
+	}
+	return out
 }
 
 // adopt returns the backend for tb: the current one with that ID and
@@ -254,6 +314,11 @@ func (t Table) clone() Table {
 	out := Table{Version: t.Version, Routes: make([]Route, len(t.Routes))}
 	for i, r := range t.Routes {
 		r.Backends = append([]Backend(nil), r.Backends...)
+		if r.Canary != nil {
+			c := *r.Canary
+			c.Backends = append([]Backend(nil), c.Backends...)
+			r.Canary = &c
+		}
 		out.Routes[i] = r
 	}
 	return out
@@ -265,6 +330,9 @@ func normalizeForCompare(t Table) Table {
 	for i := range t.Routes {
 		if len(t.Routes[i].Backends) == 0 {
 			t.Routes[i].Backends = nil
+		}
+		if c := t.Routes[i].Canary; c != nil && len(c.Backends) == 0 {
+			c.Backends = nil
 		}
 	}
 	if len(t.Routes) == 0 {

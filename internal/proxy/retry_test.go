@@ -155,7 +155,7 @@ func TestPickPrefersHealthyThenFailsOpen(t *testing.T) {
 	now := time.Now()
 	mk := func(id string) *backend { return newBackend(id, "127.0.0.1:1") }
 	a, b, c := mk("a"), mk("b"), mk("c")
-	r := &route{backends: []*backend{a, b, c}}
+	r := &side{backends: []*backend{a, b, c}}
 	for _, tc := range []struct {
 		name  string
 		setup func()

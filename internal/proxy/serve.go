@@ -27,15 +27,22 @@ type ServeOptions struct {
 	StatePath string
 	// Logger receives the proxy's logs; nil discards them.
 	Logger *slog.Logger
+	// MetricsListen, if set, is a TCP address serving GET /metrics (the
+	// Prometheus text format, as on the control socket) for a user's
+	// Prometheus; nothing else is served there.
+	MetricsListen string
+	// MetricsListener, if set, is used instead of MetricsListen (tests
+	// pass one on port 0). Serve closes it.
+	MetricsListener net.Listener
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish when ctx ends; 0 means 30s.
 	ShutdownTimeout time.Duration
 }
 
 // Serve runs the proxy process until ctx ends: it loads the last table
-// from StatePath, serves app traffic on Listen and the control API on
-// ControlSocket (mode 0600), saves every accepted table, runs health
-// checks, and on ctx's end stops accepting and lets in-flight requests
+// from StatePath, serves app traffic on Listen, the control API on
+// ControlSocket (mode 0600) and, if set, metrics on MetricsListen; it
+// saves every accepted table, runs health checks, and on ctx's end stops accepting and lets in-flight requests
 // finish for up to ShutdownTimeout. It returns nil after a clean
 // shutdown.
 func Serve(ctx context.Context, opts ServeOptions) error {
@@ -51,24 +58,37 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		shutdownTimeout = 30 * time.Second
 	}
 
+	// Listeners passed in are Serve's to close, whatever happens.
+	ln, metricsLn := opts.Listener, opts.MetricsListener
+	var ctl net.Listener
+	ok := false
+	defer func() {
+		if !ok {
+			for _, l := range []net.Listener{ln, metricsLn, ctl} {
+				if l != nil {
+					_ = l.Close()
+				}
+			}
+		}
+	}()
 	p, err := New(Options{Logger: log, StatePath: opts.StatePath})
 	if err != nil {
-		if opts.Listener != nil {
-			_ = opts.Listener.Close()
-		}
 		return err
 	}
-	ln := opts.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", opts.Listen); err != nil {
 			return fmt.Errorf("listen for app traffic: %w", err)
 		}
 	}
-	ctl, err := listenControl(opts.ControlSocket)
-	if err != nil {
-		_ = ln.Close()
+	if ctl, err = listenControl(opts.ControlSocket); err != nil {
 		return err
 	}
+	if metricsLn == nil && opts.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", opts.MetricsListen); err != nil {
+			return fmt.Errorf("listen for metrics on %s: %w; choose a free address or leave it empty", opts.MetricsListen, err)
+		}
+	}
+	ok = true
 
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	data := &http.Server{
@@ -83,10 +103,19 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		ErrorLog:          errLog,
 	}
 
+	servers := []*http.Server{data, control}
+	var metrics *http.Server
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", p.MetricsHandler())
+		metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+		servers = append(servers, metrics)
+	}
+
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = p.Run(runCtx) })
-	failed := make(chan error, 2)
+	failed := make(chan error, len(servers))
 	serve := func(srv *http.Server, l net.Listener, what string) {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("serve %s on %s: %w", what, l.Addr(), err)
@@ -94,8 +123,12 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	wg.Go(func() { serve(data, ln, "app traffic") })
 	wg.Go(func() { serve(control, ctl, "control API") })
-	log.Info("proxy serving", "listen", ln.Addr().String(), "control", opts.ControlSocket,
-		"version", p.snap.Load().table.Version)
+	attrs := []any{"listen", ln.Addr().String(), "control", opts.ControlSocket, "version", p.snap.Load().table.Version}
+	if metrics != nil {
+		wg.Go(func() { serve(metrics, metricsLn, "metrics") })
+		attrs = append(attrs, "metrics", metricsLn.Addr().String())
+	}
+	log.Info("proxy serving", attrs...)
 
 	var result error
 	select {
@@ -111,8 +144,10 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		log.Warn("in-flight requests did not finish in time; closing them", "timeout", shutdownTimeout, "err", err)
 		_ = data.Close()
 	}
-	if err := control.Shutdown(sctx); err != nil {
-		_ = control.Close()
+	for _, srv := range servers[1:] {
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
 	}
 	stopRun()
 	wg.Wait()

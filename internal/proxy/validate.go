@@ -13,8 +13,11 @@ var ErrInvalidTable = errors.New("invalid routing table")
 
 // Validate reports the first problem that keeps t from being served: a
 // route without a host, two routes for the same host, a backend without an
-// ID or a host:port address, one backend ID with two addresses, or a health
-// check with a relative path or negative settings. The error wraps
+// ID or a host:port address, one backend ID listed twice in a route (on
+// either side) or with two addresses, a health check with a relative path
+// or negative settings, a canary whose weight is outside 0-100, that has
+// a weight but no backends or the stable release's number, or a Sticky
+// that is neither "cookie" nor "header:NAME". The error wraps
 // ErrInvalidTable.
 func (t Table) Validate() error {
 	hosts := make(map[string]int, len(t.Routes))
@@ -30,26 +33,63 @@ func (t Table) Validate() error {
 		}
 		hosts[h] = i
 		ids := make(map[string]bool, len(r.Backends))
-		for _, b := range r.Backends {
-			if b.ID == "" {
-				return fmt.Errorf("%w: %s: a backend (addr %q) has no id", ErrInvalidTable, where, b.Addr)
+		if err := validateBackends(r.Backends, ids, addrs); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidTable, where, err)
+		}
+		if c := r.Canary; c != nil {
+			if err := validateCanary(*c, r.Release); err != nil {
+				return fmt.Errorf("%w: %s: canary: %w", ErrInvalidTable, where, err)
 			}
-			if ids[b.ID] {
-				return fmt.Errorf("%w: %s: backend %q is listed twice", ErrInvalidTable, where, b.ID)
+			if err := validateBackends(c.Backends, ids, addrs); err != nil {
+				return fmt.Errorf("%w: %s: canary: %w", ErrInvalidTable, where, err)
 			}
-			ids[b.ID] = true
-			if err := validateAddr(b.Addr); err != nil {
-				return fmt.Errorf("%w: %s: backend %q: %w", ErrInvalidTable, where, b.ID, err)
-			}
-			if prev, ok := addrs[b.ID]; ok && prev != b.Addr {
-				return fmt.Errorf("%w: %s: backend %q has addr %q here and %q in another route; one instance has one address",
-					ErrInvalidTable, where, b.ID, b.Addr, prev)
-			}
-			addrs[b.ID] = b.Addr
+		}
+		if _, ok := parseSticky(r.Sticky); !ok {
+			return fmt.Errorf("%w: %s: sticky %q: use \"cookie\" or \"header:NAME\" with NAME an HTTP header name",
+				ErrInvalidTable, where, r.Sticky)
 		}
 		if err := validateHealth(r.Health); err != nil {
 			return fmt.Errorf("%w: %s: health check: %w", ErrInvalidTable, where, err)
 		}
+	}
+	return nil
+}
+
+// validateBackends checks the backends of one side of a route. ids holds
+// the IDs already seen in the route, addrs the address of every ID seen
+// in the table; both are updated.
+func validateBackends(bs []Backend, ids map[string]bool, addrs map[string]string) error {
+	for _, b := range bs {
+		if b.ID == "" {
+			return fmt.Errorf("a backend (addr %q) has no id", b.Addr)
+		}
+		if ids[b.ID] {
+			return fmt.Errorf("backend %q is listed twice", b.ID)
+		}
+		ids[b.ID] = true
+		if err := validateAddr(b.Addr); err != nil {
+			return fmt.Errorf("backend %q: %w", b.ID, err)
+		}
+		if prev, ok := addrs[b.ID]; ok && prev != b.Addr {
+			return fmt.Errorf("backend %q has addr %q here and %q in another route; one instance has one address",
+				b.ID, b.Addr, prev)
+		}
+		addrs[b.ID] = b.Addr
+	}
+	return nil
+}
+
+// validateCanary checks a route's canary against its stable release.
+func validateCanary(c Canary, stable int) error {
+	switch {
+	case c.Weight < 0 || c.Weight > 100:
+		return fmt.Errorf("weight %d is not a percentage; use 0 to 100", c.Weight)
+	case c.Weight > 0 && len(c.Backends) == 0:
+		return fmt.Errorf("weight %d with no backends; send the canary's backends, or weight 0", c.Weight)
+	case c.Release == stable:
+		return fmt.Errorf("release %d is also the stable release; a canary must be another release", c.Release)
+	case c.Release < 0:
+		return fmt.Errorf("release %d is negative", c.Release)
 	}
 	return nil
 }
