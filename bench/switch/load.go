@@ -117,7 +117,15 @@ type traffic struct {
 	mu       sync.Mutex
 	events   []event
 	firstErr []string
+	stalls   []stall // of the load generator itself
 }
+
+// stall is a time the load generator itself was not running: a 1 ms sleep
+// that overslept by more than stallMin. Outliers that coincide with one
+// are the machine's, not the proxy's.
+type stall struct{ at, length time.Duration }
+
+const stallMin = 50 * time.Millisecond
 
 // startTraffic starts concurrency clients against addr; classify maps a
 // response body to a tag (1..7; 0 for unknown). Stop it with stop.
@@ -127,7 +135,32 @@ func startTraffic(ctx context.Context, addr, host string, concurrency int, class
 	for range concurrency {
 		t.wg.Go(func() { t.worker(ctx, addr, host) })
 	}
+	t.wg.Go(func() { t.watchStalls(ctx) })
 	return t
+}
+
+func (t *traffic) watchStalls(ctx context.Context) {
+	for ctx.Err() == nil {
+		start := t.now()
+		time.Sleep(time.Millisecond)
+		if over := t.now() - start - time.Millisecond; over > stallMin {
+			t.mu.Lock()
+			t.stalls = append(t.stalls, stall{at: start, length: over})
+			t.mu.Unlock()
+		}
+	}
+}
+
+// longestStall returns the load generator's longest stall, if any.
+func (t *traffic) longestStall() (s stall, n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, x := range t.stalls {
+		if x.length > s.length {
+			s = x
+		}
+	}
+	return s, len(t.stalls)
 }
 
 // now is the time since the traffic started, the clock of its events.

@@ -1,13 +1,14 @@
 // Command switch benchmarks Slipway's proxy and its switches against
 // direct requests and against nginx and Caddy, in one run on loopback:
 //
-//	go run ./bench/switch [-duration 4s] [-concurrency 16,1] [-switches 20] [-warm-switches 200]
+//	go run ./bench/switch [-duration 3s] [-rounds 3] [-concurrency 16,1] [-switches 20] [-warm-switches 200]
 //
 // Part 1, proxy overhead: closed-loop keep-alive load from this process
 // against the example app (examples/hello) directly, through `slipway
 // proxy`, through nginx and through Caddy; requests/s, p50/p99 latency
 // and the proxy's CPU time per request (utime+stime of its process tree
-// from /proc over the measured window, divided by the requests).
+// from /proc over the measured window, divided by the requests); the
+// targets take turns for several rounds and the table shows medians.
 //
 // Part 2, rollbacks under load: a real `slipway server`, the example
 // deployed twice with the CLI (v1, v2), then `slipway rollback hello --env
@@ -49,6 +50,7 @@ import (
 // options are the command's flags.
 type options struct {
 	duration, warmup time.Duration
+	rounds           int
 	concurrency      []int
 	loadConcurrency  int
 	switches         int
@@ -92,8 +94,9 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("switch", flag.ContinueOnError)
 	var o options
 	var conc, proxies, parts string
-	fs.DurationVar(&o.duration, "duration", 4*time.Second, "part 1: measured load per target and concurrency")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "part 1: unmeasured load before each measurement")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "part 1: measured load per target, concurrency and round")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "part 1: unmeasured load before each measurement")
+	fs.IntVar(&o.rounds, "rounds", 3, "part 1: rounds over all targets; the table shows medians")
 	fs.StringVar(&conc, "concurrency", "16,1", "part 1: concurrent keep-alive clients, comma-separated")
 	fs.IntVar(&o.loadConcurrency, "load-concurrency", 16, "parts 2 and 3: concurrent clients during switches")
 	fs.IntVar(&o.switches, "switches", 20, "part 2: rollbacks")
@@ -136,7 +139,7 @@ func parseFlags(args []string) (options, error) {
 		}
 		o.parts[n] = true
 	}
-	if o.duration <= 0 || o.switches < 0 || o.warmSwitches < 0 || o.replicas < 1 || o.settle < 1 || o.loadConcurrency < 1 {
+	if o.duration <= 0 || o.rounds < 1 || o.switches < 0 || o.warmSwitches < 0 || o.replicas < 1 || o.settle < 1 || o.loadConcurrency < 1 {
 		return o, errors.New("durations, counts and concurrency must be positive")
 	}
 	return o, nil

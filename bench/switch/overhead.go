@@ -5,22 +5,34 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"time"
 )
 
-// overheadRow is one measured load run: direct or through one proxy, at
-// one concurrency.
+// overheadRow is one target at one concurrency: the median of its
+// rounds.
 type overheadRow struct {
 	target      string
 	concurrency int
-	w           window
+	rounds      int
+	w           window        // medians of requests/s and latencies; errors summed
 	proxyCPU    time.Duration // per request; 0 for direct
+	proxyCPUMin time.Duration // lowest and highest round
+	proxyCPUMax time.Duration
 	backendCPU  time.Duration // per request
 	loadCPU     time.Duration // per request, the load generator's own
 }
 
+// loadTarget is where part 1 sends load: the app, or a proxy in front.
+type loadTarget struct {
+	name       string
+	pid        int // proxy process; 0 for direct
+	addr, host string
+}
+
 // overhead measures the example app directly and through each proxy, at
-// each concurrency (part 1).
+// each concurrency, b.opts.rounds times in turn so that a change in the
+// machine's load hits every target alike; rows are medians (part 1).
 func (b *bench) overhead(ctx context.Context) ([]overheadRow, error) {
 	backend, backendCmd, err := b.startHello(ctx, "backend", "bench")
 	if err != nil {
@@ -28,53 +40,111 @@ func (b *bench) overhead(ctx context.Context) ([]overheadRow, error) {
 	}
 	defer b.procs.stop(backendCmd, 5*time.Second)
 
-	var rows []overheadRow
-	run := func(target string, pid int, addr, host string) {
-		for _, conc := range b.opts.concurrency {
-			if ctx.Err() != nil {
-				return
-			}
-			var p0, b0, l0, p1, b1, l1 time.Duration
-			w := measure(ctx, addr, host, conc, b.opts.warmup, b.opts.duration, func(start bool) {
-				var p, bk, l time.Duration
-				if pid > 0 {
-					p = treeCPU(pid)
-				}
-				bk, l = treeCPU(backendCmd.Process.Pid), selfCPU()
-				if start {
-					p0, b0, l0 = p, bk, l
-				} else {
-					p1, b1, l1 = p, bk, l
-				}
-			})
-			r := overheadRow{target: target, concurrency: conc, w: w}
-			if n := time.Duration(max(w.requests, 1)); w.requests > 0 {
-				r.proxyCPU, r.backendCPU, r.loadCPU = (p1-p0)/n, (b1-b0)/n, (l1-l0)/n
-			}
-			rows = append(rows, r)
-			b.say("  %-8s %2d clients: %8.0f req/s  p50 %s  p99 %s  proxy CPU %s/req  errors %d",
-				target, conc, w.rps, fmtDur(w.p50), fmtDur(w.p99), fmtDur(r.proxyCPU), w.errors)
-			if w.errors > 0 {
-				b.say("    first error: %s", w.firstErr)
-			}
-		}
-	}
-
-	run("direct", 0, backend, benchHost)
+	targets := []loadTarget{{name: "direct", addr: backend, host: benchHost}}
 	for _, kind := range b.opts.proxies {
-		if ctx.Err() != nil {
-			break
-		}
 		p, err := b.startProxy(ctx, kind, []string{backend}, false)
 		if err != nil {
 			b.say("  %s: skipped: %v", kind, err)
 			b.skipped = append(b.skipped, fmt.Sprintf("%s (part 1): %v", kind, err))
 			continue
 		}
-		run(kind, p.cmd.Process.Pid, p.addr, p.host)
-		b.procs.stop(p.cmd, 5*time.Second)
+		defer b.procs.stop(p.cmd, 5*time.Second)
+		targets = append(targets, loadTarget{name: kind, pid: p.cmd.Process.Pid, addr: p.addr, host: p.host})
 	}
-	return rows, context.Cause(ctx)
+
+	samples := map[loadTarget]map[int][]overheadRow{}
+	for round := 1; round <= b.opts.rounds; round++ {
+		for _, conc := range b.opts.concurrency {
+			for _, t := range targets {
+				if ctx.Err() != nil {
+					return nil, context.Cause(ctx)
+				}
+				r := b.measureTarget(ctx, t, backendCmd.Process.Pid, conc)
+				if samples[t] == nil {
+					samples[t] = map[int][]overheadRow{}
+				}
+				samples[t][conc] = append(samples[t][conc], r)
+				b.say("  round %d %-8s %2d clients: %8.0f req/s  p50 %s  p99 %s  proxy CPU %s/req  errors %d",
+					round, t.name, conc, r.w.rps, fmtDur(r.w.p50), fmtDur(r.w.p99), fmtDur(r.proxyCPU), r.w.errors)
+				if r.w.errors > 0 {
+					b.say("    first error: %s", r.w.firstErr)
+				}
+			}
+		}
+	}
+	var rows []overheadRow
+	for _, t := range targets {
+		for _, conc := range b.opts.concurrency {
+			rows = append(rows, medianRow(samples[t][conc]))
+		}
+	}
+	return rows, nil
+}
+
+// measureTarget runs one measured load against t and reads the CPU time
+// of the proxy, the backend and this process over the measured window.
+func (b *bench) measureTarget(ctx context.Context, t loadTarget, backendPid, conc int) overheadRow {
+	var p0, b0, l0, p1, b1, l1 time.Duration
+	w := measure(ctx, t.addr, t.host, conc, b.opts.warmup, b.opts.duration, func(start bool) {
+		var p time.Duration
+		if t.pid > 0 {
+			p = treeCPU(t.pid)
+		}
+		bk, l := treeCPU(backendPid), selfCPU()
+		if start {
+			p0, b0, l0 = p, bk, l
+		} else {
+			p1, b1, l1 = p, bk, l
+		}
+	})
+	r := overheadRow{target: t.name, concurrency: conc, rounds: 1, w: w}
+	if w.requests > 0 {
+		n := time.Duration(w.requests)
+		r.proxyCPU, r.backendCPU, r.loadCPU = (p1-p0)/n, (b1-b0)/n, (l1-l0)/n
+	}
+	r.proxyCPUMin, r.proxyCPUMax = r.proxyCPU, r.proxyCPU
+	return r
+}
+
+// medianRow folds the rounds of one target and concurrency into one row:
+// the median of each figure, the range of the proxy's CPU per request,
+// and the errors of all rounds.
+func medianRow(rounds []overheadRow) overheadRow {
+	if len(rounds) == 0 {
+		return overheadRow{}
+	}
+	med := func(f func(overheadRow) time.Duration) time.Duration {
+		v := make([]time.Duration, len(rounds))
+		for i, r := range rounds {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[(len(v)-1)/2]
+	}
+	out := rounds[0]
+	out.rounds = len(rounds)
+	rps := make([]float64, len(rounds))
+	out.w.errors, out.w.requests, out.w.firstErr = 0, 0, ""
+	for i, r := range rounds {
+		rps[i] = r.w.rps
+		out.w.errors += r.w.errors
+		out.w.requests += r.w.requests
+		if out.w.firstErr == "" {
+			out.w.firstErr = r.w.firstErr
+		}
+	}
+	slices.Sort(rps)
+	out.w.rps = rps[(len(rps)-1)/2]
+	out.w.p50 = med(func(r overheadRow) time.Duration { return r.w.p50 })
+	out.w.p99 = med(func(r overheadRow) time.Duration { return r.w.p99 })
+	out.proxyCPU = med(func(r overheadRow) time.Duration { return r.proxyCPU })
+	out.backendCPU = med(func(r overheadRow) time.Duration { return r.backendCPU })
+	out.loadCPU = med(func(r overheadRow) time.Duration { return r.loadCPU })
+	out.proxyCPUMin, out.proxyCPUMax = rounds[0].proxyCPU, rounds[0].proxyCPU
+	for _, r := range rounds {
+		out.proxyCPUMin, out.proxyCPUMax = min(out.proxyCPUMin, r.proxyCPU), max(out.proxyCPUMax, r.proxyCPU)
+	}
+	return out
 }
 
 // startHello runs the example app with PORT and GREETING on the serving

@@ -86,9 +86,11 @@ func (r *report) print(w io.Writer) {
 
 func (r *report) printOverhead(w io.Writer) {
 	fmt.Fprintf(w, "\n## 1. Proxy overhead\n\n")
-	fmt.Fprintf(w, "Closed-loop keep-alive GET / of examples/hello (%d-byte answers), %s measured after %s warm-up per row. "+
-		"CPU/req is user+system time of the process tree over the measured window divided by the requests in it "+
-		"(/proc ticks of 10 ms).\n\n", len("bench [v1] pid 12345\n"), r.opts.duration, r.opts.warmup)
+	fmt.Fprintf(w, "Closed-loop keep-alive GET / of examples/hello (%d-byte answers), %s measured after %s warm-up, "+
+		"%d rounds with the targets taking turns; each figure is the median of the rounds (the proxy's CPU also "+
+		"shows the lowest–highest round). CPU/req is user+system time of the process tree over the measured "+
+		"window divided by the requests in it (/proc ticks of 10 ms). Errors are summed over the rounds.\n\n",
+		len("bench [v1] pid 12345\n"), r.opts.duration, r.opts.warmup, r.opts.rounds)
 	direct := map[int]window{}
 	for _, o := range r.overhead {
 		if o.target == "direct" {
@@ -106,7 +108,7 @@ func (r *report) printOverhead(w io.Writer) {
 				ratio = fmt.Sprintf("%.2f", o.w.rps/d.rps)
 			}
 			addP50, addP99 = fmtDelta(o.w.p50-d.p50), fmtDelta(o.w.p99-d.p99)
-			pcpu = fmtDur(o.proxyCPU)
+			pcpu = fmt.Sprintf("%s (%s–%s)", fmtDur(o.proxyCPU), trimUnit(fmtDur(o.proxyCPUMin)), fmtDur(o.proxyCPUMax))
 		}
 		rows = append(rows, []string{o.target, fmt.Sprint(o.concurrency), fmt.Sprintf("%.0f", o.w.rps), ratio,
 			fmtDur(o.w.p50), fmtDur(o.w.p99), addP50, addP99, pcpu, fmtDur(o.backendCPU), fmtDur(o.loadCPU),
@@ -142,6 +144,7 @@ func (r *report) printRollback(w io.Writer) {
 	fmt.Fprintf(w, "\nThe poll saw each table change within %s (p50; max %s) of it happening, so the last two rows are "+
 		"accurate to about that much, and negative when the clients saw the switch before the poll did.\n",
 		fmtDur(rb.pollResolution.p50), fmtDur(rb.pollResolution.max))
+	fmt.Fprintf(w, "\n%s\n", stallNote(rb.stall, rb.stalls, rb.disturbs, r.opts.switches))
 	fmt.Fprintf(w, "\nRequest latency during the rollbacks: p50 %s, p99 %s, max %s. Switches not settled before the next: %d. "+
 		"Proxy process: RSS %s → %s, open files %d → %d.\n",
 		fmtDur(rb.latP50), fmtDur(rb.latP99), fmtDur(rb.latMax), rb.unsettled,
@@ -178,6 +181,7 @@ func (r *report) printWarm(w io.Writer) {
 	fmt.Fprintln(w)
 	for _, x := range r.warm {
 		fmt.Fprintf(w, "- %s switch: %s\n", x.proxy, x.how)
+		fmt.Fprintf(w, "- %s: %s\n", x.proxy, stallNote(x.stall, x.stalls, x.disturbs, x.switches))
 		if x.err != "" {
 			fmt.Fprintf(w, "- %s stopped early: %s\n", x.proxy, x.err)
 		}
@@ -185,6 +189,18 @@ func (r *report) printWarm(w io.Writer) {
 			fmt.Fprintf(w, "- %s request error: %s\n", x.proxy, e)
 		}
 	}
+}
+
+// stallNote says whether the load generator itself stalled (a 1 ms sleep
+// overslept by more than stallMin), which makes any outlier it overlaps
+// the machine's rather than the proxy's.
+func stallNote(longest stall, n, disturbs, switches int) string {
+	if n == 0 {
+		return fmt.Sprintf("The load generator never stalled for more than %s.", fmtDur(stallMin))
+	}
+	return fmt.Sprintf("The load generator itself stalled %d times for more than %s (longest %s); %d of %d switches "+
+		"overlapped such a stall, so their timings say more about the machine than the proxy.",
+		n, fmtDur(stallMin), fmtDur(longest.length), disturbs, switches)
 }
 
 func statRow(name string, s durationStats) []string {
@@ -233,6 +249,12 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// trimUnit drops the unit of a formatted duration (for ranges).
+func trimUnit(s string) string {
+	v, _, _ := strings.Cut(s, " ")
+	return v
 }
 
 // fmtDelta prints a signed difference.

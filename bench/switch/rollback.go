@@ -27,6 +27,10 @@ type rollbackReport struct {
 	failed      int64
 	retries     int64
 	firstErrs   []string
+	// The load generator's own stalls: the longest, how many, and how
+	// many switches they overlapped.
+	stall            stall
+	stalls, disturbs int
 	// Durations from issuing the command, one per switch.
 	cli, publish, firstNew, allNew durationStats
 	// From the proxy applying the table to the first response from the
@@ -149,6 +153,8 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 	r.sent, r.failed, r.retries, r.firstErrs = tr.sent.Load(), tr.failed.Load(), tr.retries.Load(), tr.firstErr
 
 	timings := analyzeSwitches(events, marks, end, b.opts.settle)
+	r.stall, r.stalls = tr.longestStall()
+	r.disturbs = disturbed(marks, timings, tr.stalls, end)
 	var pub, first, all, levelFirst, level, res []time.Duration
 	for i, t := range timings {
 		next := end

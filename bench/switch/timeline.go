@@ -101,3 +101,26 @@ func statsOf(ds []time.Duration) durationStats {
 	}
 	return s
 }
+
+// disturbed counts the switches during which (from the mark to all
+// traffic on the target, or to the next mark) the load generator itself
+// stalled.
+func disturbed(marks []switchMark, timings []switchTiming, stalls []stall, end time.Duration) int {
+	n := 0
+	for i, m := range marks {
+		until := end
+		if i+1 < len(marks) {
+			until = marks[i+1].at
+		}
+		if timings[i].allNew != never {
+			until = m.at + timings[i].allNew
+		}
+		for _, s := range stalls {
+			if s.at < until && s.at+s.length > m.at {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}

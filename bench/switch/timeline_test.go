@@ -69,3 +69,16 @@ func TestStatsOf(t *testing.T) {
 		t.Errorf("got %+v", s)
 	}
 }
+
+func TestDisturbed(t *testing.T) {
+	ms := time.Millisecond
+	marks := []switchMark{{at: 10 * ms, target: 2}, {at: 20 * ms, target: 1}, {at: 30 * ms, target: 2}}
+	timings := []switchTiming{{allNew: 2 * ms}, {allNew: never}, {allNew: 1 * ms}}
+	stalls := []stall{{at: 13 * ms, length: ms}, {at: 25 * ms, length: ms}, {at: 29 * ms, length: 2 * ms}}
+	// Switch 1 is done at 12ms, before the first stall; switch 2 never
+	// settles, so its window runs to 30ms and holds two stalls; switch 3
+	// overlaps the stall that runs from 29 to 31ms.
+	if got := disturbed(marks, timings, stalls, 40*ms); got != 2 {
+		t.Errorf("disturbed = %d, want 2", got)
+	}
+}

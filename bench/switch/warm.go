@@ -21,6 +21,8 @@ type warmReport struct {
 	unsettled, timeouts    int
 	sent, failed, retries  int64
 	firstErrs              []string
+	stall                  stall // the load generator's longest stall
+	stalls, disturbs       int   // its stalls, and the switches they overlapped
 }
 
 // warmSnap is the proxy's footprint after some switches.
@@ -139,8 +141,11 @@ func (b *bench) warmOne(ctx context.Context, p *proxyUnderTest, sets map[uint8][
 	end := tr.now()
 	events := tr.stop()
 	r.sent, r.failed, r.retries, r.firstErrs = tr.sent.Load(), tr.failed.Load(), tr.retries.Load(), tr.firstErr
+	timings := analyzeSwitches(events, marks, end, b.opts.settle)
+	r.stall, r.stalls = tr.longestStall()
+	r.disturbs = disturbed(marks, timings, tr.stalls, end)
 	var first, all, after []time.Duration
-	for i, t := range analyzeSwitches(events, marks, end, b.opts.settle) {
+	for i, t := range timings {
 		first = append(first, t.firstNew)
 		all = append(all, t.allNew)
 		if t.firstNew != never {
