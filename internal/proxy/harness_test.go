@@ -23,7 +23,7 @@ type testBackend struct {
 	lastBody atomic.Pointer[string]
 }
 
-func newTestBackend(t *testing.T, name string) *testBackend {
+func newTestBackend(t testing.TB, name string) *testBackend {
 	t.Helper()
 	b := &testBackend{name: name}
 	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
