@@ -3,6 +3,8 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +39,7 @@ type decoder struct {
 	valPos map[string]position // where each field's value is written
 	set    map[string]bool     // fields written with a non-null value
 	bad    map[string]bool     // fields whose value could not be decoded
+	typos  map[string]bool     // fields written under a misspelled key
 
 	envOrder []string // environment names in the order written
 
@@ -52,6 +55,7 @@ func newDecoder(file string, root *yaml.Node) *decoder {
 		valPos:  map[string]position{},
 		set:     map[string]bool{},
 		bad:     map[string]bool{},
+		typos:   map[string]bool{},
 		budget:  countNodes(root, 0) + aliasAllowance,
 		merging: map[*yaml.Node]bool{},
 	}
@@ -70,13 +74,15 @@ func countNodes(n *yaml.Node, depth int) int {
 
 // check validates the decoded app and attaches positions to the problems.
 // Problems at or under a field that failed to decode are dropped: the
-// decode error already covers them.
+// decode error already covers them. So are complaints that a field is
+// missing when it was written under a misspelled key: the unknown-field
+// error already suggests the right name.
 func (d *decoder) check(app *App) {
 	if d.budget <= 0 {
 		return
 	}
 	for _, p := range validate(app, d.set, d.envOrder) {
-		if d.underBad(p.path) {
+		if d.underBad(p.path) || slices.ContainsFunc(p.missing, func(f string) bool { return d.typos[f] }) {
 			continue
 		}
 		pos := d.position(p.path, p.atKey)
@@ -113,7 +119,14 @@ func (d *decoder) position(path string, atKey bool) position {
 	}
 }
 
+// parentPath strips the last element of path: a field (.name) or a list
+// index ([2]).
 func parentPath(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndexByte(path, '['); i > 0 {
+			return path[:i]
+		}
+	}
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {
 		return path[:i]
 	}
@@ -188,6 +201,15 @@ func clip(s string) string {
 		return s
 	}
 	return string([]rune(s)[:limit]) + "..."
+}
+
+// formatNumber writes f the shortest way that reads back as f, without an
+// exponent for everyday magnitudes: 0.05, 1.5, 1000000.
+func formatNumber(f float64) string {
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // entry is one key/value pair of a mapping.
@@ -289,6 +311,7 @@ func (d *decoder) object(path string, n *yaml.Node, fields []field) {
 		names[i] = f.name
 	}
 	if n.Kind != yaml.MappingNode {
+		d.set[path] = true
 		if path == "" {
 			d.fail(n, path, "expected a mapping of fields (%s), found %s; see docs/spec.md for the format", strings.Join(names, ", "), describe(n))
 		} else {
@@ -298,6 +321,7 @@ func (d *decoder) object(path string, n *yaml.Node, fields []field) {
 		return
 	}
 	d.valPos[path] = positionOf(n)
+	d.set[path] = true
 fields:
 	for _, e := range d.entries(path, n) {
 		p := joinPath(path, e.key)
@@ -315,6 +339,7 @@ fields:
 		switch s := closest(e.key, names); {
 		case s != "":
 			msg += fmt.Sprintf("; did you mean %q?", s)
+			d.typos[joinPath(path, s)] = true
 		case path == "":
 			msg += "; valid fields here are " + strings.Join(names, ", ") + ", and x-anything for your own anchors"
 		default:
@@ -322,6 +347,42 @@ fields:
 		}
 		d.errorAt(e.keyNode, p, "%s", msg)
 	}
+}
+
+// list decodes the list n one item at a time, calling item with the path of
+// each (path[0], path[1], ...). A null n leaves the field unset; anything
+// else that is not a list is reported, followed by hint.
+func (d *decoder) list(path string, n *yaml.Node, hint string, item func(path string, n *yaml.Node)) {
+	r := d.resolve(n)
+	if r == nil || isNull(r) {
+		return
+	}
+	if r.Kind != yaml.SequenceNode {
+		d.set[path] = true
+		d.fail(r, path, "expected a list, found %s; %s", describe(r), hint)
+		return
+	}
+	d.valPos[path] = positionOf(r)
+	d.set[path] = true
+	for i, c := range r.Content {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.keyPos[p] = positionOf(c)
+		item(p, c)
+	}
+}
+
+// item decodes one list entry that is a mapping of fields, reporting any
+// other kind of value with an example of the entry's form.
+func (d *decoder) item(path string, n *yaml.Node, example string, fields []field) {
+	r := d.resolve(n)
+	if r == nil {
+		return
+	}
+	if r.Kind != yaml.MappingNode && !isNull(r) {
+		d.fail(r, path, "expected a mapping, found %s; write each entry as fields below its dash, e.g. %s", describe(r), example)
+		return
+	}
+	d.object(path, r, fields)
 }
 
 // scalar resolves n and checks that it is a single value. It returns nil
@@ -333,6 +394,7 @@ func (d *decoder) scalar(path string, n *yaml.Node, want, hint string) *yaml.Nod
 		return nil
 	}
 	if r.Kind != yaml.ScalarNode {
+		d.set[path] = true
 		d.fail(r, path, "expected %s, found %s; %s", want, describe(r), hint)
 		return nil
 	}
@@ -377,6 +439,44 @@ func (d *decoder) integer(path string, n *yaml.Node) int {
 		d.fail(r, path, "%s is not a whole number; write it like 2", literal(r))
 	}
 	return 0
+}
+
+// number decodes a decimal number such as 2, 0.05 or 99.9 and reports
+// whether the field holds one. fix, when not nil, turns a value that is not
+// a number into advice ("write 0.05"), or returns "" when it has none.
+func (d *decoder) number(path string, n *yaml.Node, fix func(string) string) (float64, bool) {
+	r := d.scalar(path, n, "a number", "write it like 0.5")
+	if r == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(r.Value, 64)
+	finite := err == nil && !math.IsInf(v, 0) && !math.IsNaN(v)
+	switch {
+	case finite && (r.Tag == "!!int" || r.Tag == "!!float"):
+		return v, true
+	case finite && r.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		d.fail(r, path, "%s is a string; write %s without quotes", literal(r), r.Value)
+	case errors.Is(err, strconv.ErrRange):
+		d.fail(r, path, "%s is too large; write a number like 0.5", clip(r.Value))
+	case r.Tag == "!!float":
+		d.fail(r, path, "%s is not a finite number; write a number like 0.5", r.Value)
+	case r.Tag == "!!int":
+		msg := "write it in decimal digits, like 2"
+		var yamlValue int64
+		if r.Decode(&yamlValue) == nil {
+			msg = fmt.Sprintf("write %d", yamlValue)
+		}
+		d.fail(r, path, "%s is not a plain decimal number; %s", r.Value, msg)
+	default:
+		advice := "write it like 0.5"
+		if fix != nil {
+			if a := fix(r.Value); a != "" {
+				advice = a
+			}
+		}
+		d.fail(r, path, "%s is not a number; %s", literal(r), advice)
+	}
+	return 0, false
 }
 
 // duration decodes a Go duration string such as "500ms".

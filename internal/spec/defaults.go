@@ -2,6 +2,7 @@ package spec
 
 import (
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -26,6 +27,49 @@ const (
 	// DefaultReplicas is environments.<name>.replicas.
 	DefaultReplicas = 1
 )
+
+// Defaults of environments.<name>.rollout. Those of one strategy apply only
+// to environments using it.
+const (
+	// DefaultStrategy is rollout.strategy.
+	DefaultStrategy = StrategyBlueGreen
+	// DefaultProgressDeadline is rollout.progress_deadline.
+	DefaultProgressDeadline = Duration(10 * time.Minute)
+	// DefaultKeepPrevious is rollout.keep_previous: stop the previous
+	// release once drained.
+	DefaultKeepPrevious = Duration(0)
+	// DefaultPromotion is rollout.promotion (blue-green).
+	DefaultPromotion = PromotionAuto
+	// DefaultPromoteAfter is rollout.promote_after (blue-green, auto).
+	DefaultPromoteAfter = Duration(0)
+	// DefaultMaxSurge is rollout.max_surge (rolling).
+	DefaultMaxSurge = 1
+	// DefaultMaxUnavailable is rollout.max_unavailable (rolling).
+	DefaultMaxUnavailable = 0
+	// DefaultSticky is rollout.sticky (canary).
+	DefaultSticky = StickyCookie
+	// DefaultAnalysisInterval is rollout.analysis.interval.
+	DefaultAnalysisInterval = Duration(time.Second)
+	// DefaultAnalysisWindow is rollout.analysis.window.
+	DefaultAnalysisWindow = Duration(60 * time.Second)
+	// DefaultMinRequests is rollout.analysis.min_requests.
+	DefaultMinRequests = 50
+	// DefaultMaxErrorRate is rollout.analysis.max_error_rate.
+	DefaultMaxErrorRate = 0.05
+	// DefaultMaxErrorRateIncrease is rollout.analysis.max_error_rate_increase.
+	DefaultMaxErrorRateIncrease = 0.01
+	// DefaultWebhookTimeout is rollout.analysis.webhooks[i].timeout.
+	DefaultWebhookTimeout = Duration(5 * time.Second)
+)
+
+// DefaultSteps returns the steps of a canary that does not list its own:
+// 10% of clients until the analysis passes (at most 1m), then 50% until it
+// passes again, then everyone. The caller owns the returned slice.
+func DefaultSteps() []Step {
+	weight := func(w int) Step { return Step{Weight: &w} }
+	analysis := Step{Analysis: Duration(time.Minute)}
+	return []Step{weight(10), analysis, weight(50), analysis}
+}
 
 // MaxReplicas is the largest replicas value an environment may ask for.
 const MaxReplicas = 100
@@ -52,11 +96,89 @@ func (a *App) WithDefaults() *App {
 		for name, env := range a.Environments {
 			env.Config = maps.Clone(env.Config)
 			setDefault(&env.Replicas, DefaultReplicas)
+			env.Rollout = env.Rollout.withDefaults()
 			c.Environments[name] = env
 		}
 	}
 	return &c
 }
+
+// withDefaults returns a deep copy of r with the defaults of its strategy
+// applied. A rollout with an unknown strategy keeps its zero fields, since
+// there is no telling which defaults it wants.
+func (r Rollout) withDefaults() Rollout {
+	r.Steps = cloneSteps(r.Steps)
+	r.Analysis = r.Analysis.clone()
+	setDefault(&r.Strategy, DefaultStrategy)
+	setDefault(&r.ProgressDeadline, DefaultProgressDeadline)
+	switch r.Strategy {
+	case StrategyBlueGreen:
+		setDefault(&r.Promotion, DefaultPromotion)
+	case StrategyRolling:
+		setDefault(&r.MaxSurge, DefaultMaxSurge)
+	case StrategyCanary:
+		if len(r.Steps) == 0 {
+			r.Steps = DefaultSteps()
+		}
+		setDefault(&r.Sticky, DefaultSticky)
+		a := &r.Analysis
+		setDefault(&a.Interval, DefaultAnalysisInterval)
+		setDefault(&a.Window, DefaultAnalysisWindow)
+		setDefault(&a.MinRequests, DefaultMinRequests)
+		if a.MaxErrorRate == nil {
+			a.MaxErrorRate = ptr(DefaultMaxErrorRate)
+		}
+		if a.MaxErrorRateIncrease == nil {
+			a.MaxErrorRateIncrease = ptr(DefaultMaxErrorRateIncrease)
+		}
+		for i := range a.Webhooks {
+			setDefault(&a.Webhooks[i].Timeout, DefaultWebhookTimeout)
+		}
+	}
+	return r
+}
+
+// cloneSteps deep-copies steps; an empty list becomes nil.
+func cloneSteps(steps []Step) []Step {
+	if len(steps) == 0 {
+		return nil
+	}
+	out := make([]Step, len(steps))
+	for i, s := range steps {
+		s.Weight = clonePtr(s.Weight)
+		out[i] = s
+	}
+	return out
+}
+
+// clone deep-copies a; empty lists become nil.
+func (a Analysis) clone() Analysis {
+	a.MaxErrorRate = clonePtr(a.MaxErrorRate)
+	a.MaxErrorRateIncrease = clonePtr(a.MaxErrorRateIncrease)
+	a.Latency = cloneList(a.Latency)
+	a.Webhooks = cloneList(a.Webhooks)
+	a.Prometheus = cloneList(a.Prometheus)
+	for i, p := range a.Prometheus {
+		a.Prometheus[i].Min, a.Prometheus[i].Max = clonePtr(p.Min), clonePtr(p.Max)
+	}
+	return a
+}
+
+func cloneList[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return ptr(*p)
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func setDefault[T comparable](field *T, def T) {
 	var zero T

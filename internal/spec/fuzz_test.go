@@ -25,6 +25,21 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	// Rollout sections reached through anchors, aliases and merges, and
+	// values at the edges of their ranges.
+	for _, rollout := range []string{
+		"x-steps: &steps\n  - weight: 10\n  - pause: manual\n  - weight: 100\nx-a: &a {interval: 1s, window: 1s}\n" +
+			"environments:\n  p:\n    host: p.localhost\n    rollout: {strategy: canary, steps: *steps, analysis: {<<: *a, min_requests: 1}}\n",
+		"environments:\n  p:\n    host: p.localhost\n    replicas: 2\n    rollout: &r {strategy: rolling, max_surge: 100, max_unavailable: 1}\n" +
+			"  q:\n    host: q.localhost\n    replicas: 3\n    rollout: *r\n",
+		"environments:\n  p:\n    host: p.localhost\n    rollout: {preview_host: pp.localhost, promotion: manual, keep_previous: 0}\n" +
+			"  q: {host: q.localhost, rollout: {preview_host: pp.localhost}}\n",
+		"environments:\n  p:\n    host: p.localhost\n    rollout:\n      strategy: canary\n      sticky: header:X\n      analysis:\n" +
+			"        max_error_rate: 1e-300\n        max_error_rate_increase: 1\n        latency: [{percentile: 0.000001, max_ratio: 1.0000001}]\n" +
+			"        webhooks: [{url: 'http://[::1]:1/'}]\n        prometheus: [{url: http://p, query: '{{release}}{{stable}}', min: -1e308, max: 1e308}]\n",
+	} {
+		f.Add([]byte("name: hello\nbuild: {command: make, output: dist}\nrun: {command: ./hello}\nhealth: {path: /healthz}\n" + rollout))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		app, err := Parse("slipway.yaml", data)
 		_, again := Parse("slipway.yaml", data)

@@ -21,6 +21,9 @@ const (
 	maxHostLen = 253
 	// reservedVar is set by slipway itself and may not be configured.
 	reservedVar = "PORT"
+	// stickyPattern is the rule for rollout.sticky: cookie, or header:
+	// followed by an HTTP header name (an RFC 9110 token).
+	stickyPattern = "^(cookie|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$"
 )
 
 func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
@@ -118,6 +121,43 @@ func validHost(s string) bool {
 		}
 	}
 	return true
+}
+
+// validToken reports whether s is an HTTP token (RFC 9110), the form of a
+// header name.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLower(c) && !isUpper(c) && !isDigit(c) && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// validSticky reports whether s is a valid rollout.sticky.
+func validSticky(s string) bool {
+	name, ok := strings.CutPrefix(s, StickyHeaderPrefix)
+	return s == StickyCookie || ok && validToken(name)
+}
+
+// isDecimal reports whether s is a plain decimal number such as 5 or 1.5,
+// which a duration needs a unit after.
+func isDecimal(s string) bool {
+	digits, dots := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case isDigit(s[i]):
+			digits++
+		case s[i] == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 // cleanHost strips what people commonly put around a host name (scheme,

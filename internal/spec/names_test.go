@@ -16,6 +16,8 @@ func TestRulesMatchPatterns(t *testing.T) {
 		"xn--bcher-kva.example", "hello-.example.com", "127.0.0.1", "localhost", "LOCALHOST",
 		strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a", 63) + ".com",
 		strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 126) + "a", strings.Repeat("a.", 127) + "a",
+		"cookie", "Cookie", "cookie ", "cookies", "header", "header:", "header:X-User-Id", "header:x", "header:X User",
+		"header: X", "Header:X", "header:X:Y", "header:X/Y", "header:!#$%&'*+-.^_`|~09az", "header:é", "header:X\n",
 	}
 	tests := []struct {
 		name    string
@@ -26,6 +28,7 @@ func TestRulesMatchPatterns(t *testing.T) {
 		{"name", namePattern, maxNameLen, validName},
 		{"env var", envVarPattern, 0, validEnvVar},
 		{"host", hostPattern, maxHostLen, validHost},
+		{"sticky", stickyPattern, 0, validSticky},
 	}
 	for _, tt := range tests {
 		re := regexp.MustCompile(tt.pattern)
@@ -80,6 +83,40 @@ func TestClosest(t *testing.T) {
 	for _, tt := range tests {
 		if got := closest(tt.key, known); got != tt.want {
 			t.Errorf("closest(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestURLPattern checks that the JSON Schema's URL pattern never rejects a
+// URL that Parse accepts. (Parse is stricter: it also rejects an empty host
+// behind a port and URLs net/url cannot read.)
+func TestURLPattern(t *testing.T) {
+	pattern := regexp.MustCompile(loadSchema(t)["$defs"].(map[string]any)["httpURL"].(map[string]any)["pattern"].(string))
+	for _, s := range []string{
+		"http://a", "https://checks.example.com/canary?x=1#f", "HTTP://A", "http://127.0.0.1:9090", "http://[::1]:9090/",
+		"http://user:pw@host/", "https://host?q", "https://host#f", "http://:9090", "http://[::1", "https://", "http:/x",
+		"http//x", "ftp://x", "x", "", "https://a b", "https://a\tb", "mailto:x@y", "host:9090", "https://x/é",
+	} {
+		if urlProblem(s, "https") == "" && !pattern.MatchString(s) {
+			t.Errorf("%q: Parse accepts it, the schema pattern does not", s)
+		}
+	}
+}
+
+func TestPlaceholders(t *testing.T) {
+	tests := []struct{ query, want string }{
+		{`up`, ""},
+		{`a{release="{{release}}"} / b{release="{{stable}}"}`, ""},
+		{`{{release}}{{stable}}{{release}}`, ""},
+		{`x{a="b"}`, ""},
+		{`{{ release }}`, "write {{release}} without spaces inside the braces; slipway replaces only the exact placeholder"},
+		{`{{stabel}}`, "{{stabel}} is not a placeholder; did you mean {{stable}}?"},
+		{`{{release}} {{`, `"{{" opens {{ without closing it; the placeholders are {{release}} (the canary's release number) and {{stable}}`},
+		{`{{}}`, "{{}} is not a placeholder; the placeholders are {{release}} (the canary's release number) and {{stable}} (stable's)"},
+	}
+	for _, tt := range tests {
+		if got := placeholderProblem(tt.query); got != tt.want {
+			t.Errorf("placeholderProblem(%q) = %q, want %q", tt.query, got, tt.want)
 		}
 	}
 }

@@ -110,6 +110,17 @@ func TestSchemaMatchesTypes(t *testing.T) {
 					t.Errorf("%s: entry description = %q, want the %s doc comment", p, def["description"], ft.Elem().Name())
 				}
 				walk(p+".<name>", ft.Elem(), def)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				items, ok := prop["items"].(map[string]any)
+				if prop["type"] != "array" || !ok {
+					t.Errorf("%s: a list in Go but not an array of items in the schema", p)
+					continue
+				}
+				def := s.resolve(items)
+				if def["description"] != docs[ft.Elem().Name()] {
+					t.Errorf("%s: item description = %q, want the %s doc comment", p, def["description"], ft.Elem().Name())
+				}
+				walk(p+"[]", ft.Elem(), def)
 			}
 		}
 		var schemaProps []string
@@ -122,7 +133,11 @@ func TestSchemaMatchesTypes(t *testing.T) {
 			}
 		}
 		var schemaRequired []string
-		for _, r := range node["required"].([]any) {
+		requiredList, ok := node["required"].([]any)
+		if !ok {
+			t.Errorf("%s: the schema has no required list (write [] for none)", path)
+		}
+		for _, r := range requiredList {
 			schemaRequired = append(schemaRequired, r.(string))
 		}
 		slices.Sort(required)
@@ -207,6 +222,21 @@ func TestSchemaRules(t *testing.T) {
 		{"replicas default", get(defs, "environment", "properties", "replicas", "default"), float64(DefaultReplicas)},
 		{"healthy_threshold default", get(defs, "health", "properties", "healthy_threshold", "default"), float64(DefaultHealthyThreshold)},
 		{"unhealthy_threshold default", get(defs, "health", "properties", "unhealthy_threshold", "default"), float64(DefaultUnhealthyThreshold)},
+		{"preview_host pattern", get(defs, "rollout", "properties", "preview_host", "pattern"), hostPattern},
+		{"preview_host maxLength", get(defs, "rollout", "properties", "preview_host", "maxLength"), float64(maxHostLen)},
+		{"strategy default", get(defs, "rollout", "properties", "strategy", "default"), DefaultStrategy},
+		{"strategies", fmt.Sprint(get(defs, "rollout", "properties", "strategy", "enum")), fmt.Sprint([]string{StrategyBlueGreen, StrategyCanary, StrategyRolling})},
+		{"promotion default", get(defs, "rollout", "properties", "promotion", "default"), DefaultPromotion},
+		{"promotions", fmt.Sprint(get(defs, "rollout", "properties", "promotion", "enum")), fmt.Sprint([]string{PromotionAuto, PromotionManual})},
+		{"max_surge default", get(defs, "rollout", "properties", "max_surge", "default"), float64(DefaultMaxSurge)},
+		{"max_unavailable default", get(defs, "rollout", "properties", "max_unavailable", "default"), float64(DefaultMaxUnavailable)},
+		{"max_unavailable maximum", get(defs, "rollout", "properties", "max_unavailable", "maximum"), float64(MaxReplicas - 1)},
+		{"sticky default", get(defs, "rollout", "properties", "sticky", "default"), DefaultSticky},
+		{"sticky pattern", get(defs, "rollout", "properties", "sticky", "pattern"), stickyPattern},
+		{"manual pause", get(defs, "step", "properties", "pause", "anyOf").([]any)[0].(map[string]any)["const"], PauseManual},
+		{"min_requests default", get(defs, "analysis", "properties", "min_requests", "default"), float64(DefaultMinRequests)},
+		{"max_error_rate default", get(defs, "analysis", "properties", "max_error_rate", "default"), DefaultMaxErrorRate},
+		{"max_error_rate_increase default", get(defs, "analysis", "properties", "max_error_rate_increase", "default"), DefaultMaxErrorRateIncrease},
 	}
 	durations := []struct {
 		path []string
@@ -217,6 +247,12 @@ func TestSchemaRules(t *testing.T) {
 		{[]string{"health", "properties", "timeout", "default"}, DefaultHealthTimeout},
 		{[]string{"health", "properties", "start_period", "default"}, DefaultStartPeriod},
 		{[]string{"health", "properties", "deploy_timeout", "default"}, DefaultDeployTimeout},
+		{[]string{"rollout", "properties", "progress_deadline", "default"}, DefaultProgressDeadline},
+		{[]string{"rollout", "properties", "keep_previous", "default"}, DefaultKeepPrevious},
+		{[]string{"rollout", "properties", "promote_after", "default"}, DefaultPromoteAfter},
+		{[]string{"analysis", "properties", "interval", "default"}, DefaultAnalysisInterval},
+		{[]string{"analysis", "properties", "window", "default"}, DefaultAnalysisWindow},
+		{[]string{"webhook", "properties", "timeout", "default"}, DefaultWebhookTimeout},
 	}
 	for _, d := range durations {
 		got, err := time.ParseDuration(get(defs, d.path...).(string))
@@ -249,9 +285,11 @@ func TestSchemaRules(t *testing.T) {
 func TestSchemaAgreesWithParse(t *testing.T) {
 	s := loadSchema(t)
 	parseOnly := map[string]bool{
-		"bad-duplicate-hosts":    true, // uniqueness across entries
-		"bad-merge-parent":       true, // merges that yaml.v3 expands before the schema sees them
-		"bad-multiple-documents": true, // one document per file
+		"bad-duplicate-hosts":     true, // uniqueness across entries
+		"bad-merge-parent":        true, // merges that yaml.v3 expands before the schema sees them
+		"bad-multiple-documents":  true, // one document per file
+		"bad-rollout-cross-field": true, // rules relating fields to each other
+		"bad-rollout-deadline":    true, // timed waits against progress_deadline
 	}
 	inputs, _ := filepath.Glob("testdata/parse/*.yaml")
 	for _, in := range inputs {
@@ -264,7 +302,7 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 		if err := yaml.Unmarshal(data, &doc); err != nil || doc == nil {
 			continue // not YAML, or several documents: nothing for a schema to check
 		}
-		problems := s.validate(s, doc, "")
+		problems := s.validate(map[string]any(s), doc, "")
 		switch {
 		case strings.HasPrefix(name, "ok-") && len(problems) > 0:
 			t.Errorf("%s: Parse accepts it but the schema rejects it: %v", name, problems)
@@ -277,17 +315,55 @@ func TestSchemaAgreesWithParse(t *testing.T) {
 }
 
 // validate is a small JSON Schema validator covering the keywords
-// JSONSchema uses; it returns the problems found in v.
-func (s schemaDoc) validate(node map[string]any, v any, at string) []string {
+// JSONSchema uses; it returns the problems found in v. schema is a mapping
+// of keywords or a boolean (true admits anything, false nothing).
+func (s schemaDoc) validate(schema any, v any, at string) []string {
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, at+": "+fmt.Sprintf(format, args...)) }
+	if b, ok := schema.(bool); ok {
+		if !b {
+			fail("%v is not allowed here", v)
+		}
+		return problems
+	}
+	node := schema.(map[string]any)
 	if ref, ok := node["$ref"].(string); ok {
 		name, _ := strings.CutPrefix(ref, "#/$defs/")
-		problems = append(problems, s.validate(s["$defs"].(map[string]any)[name].(map[string]any), v, at)...)
+		problems = append(problems, s.validate(s["$defs"].(map[string]any)[name], v, at)...)
 	}
 	for key, rule := range node {
 		switch key {
-		case "$schema", "$ref", "$defs", "title", "description", "default":
+		case "$schema", "$ref", "$defs", "title", "description", "default", "then", "else":
+		case "if":
+			branch := "else"
+			if len(s.validate(rule, v, at)) == 0 {
+				branch = "then"
+			}
+			if sub, ok := node[branch]; ok {
+				problems = append(problems, s.validate(sub, v, at)...)
+			}
+		case "allOf":
+			for _, sub := range rule.([]any) {
+				problems = append(problems, s.validate(sub, v, at)...)
+			}
+		case "enum":
+			if !slices.ContainsFunc(rule.([]any), func(e any) bool { return reflect.DeepEqual(e, v) }) {
+				fail("%v is not one of %v", v, rule)
+			}
+		case "items", "minItems":
+			list, ok := v.([]any)
+			if !ok {
+				continue
+			}
+			if key == "minItems" {
+				if len(list) < int(rule.(float64)) {
+					fail("fewer than %v items", rule)
+				}
+				continue
+			}
+			for i, item := range list {
+				problems = append(problems, s.validate(rule, item, fmt.Sprintf("%s[%d]", at, i))...)
+			}
 		case "type":
 			types, ok := rule.([]any)
 			if !ok {
@@ -300,10 +376,10 @@ func (s schemaDoc) validate(node map[string]any, v any, at string) []string {
 			obj, _ := v.(map[string]any)
 			for name, sub := range rule.(map[string]any) {
 				if fv, ok := obj[name]; ok {
-					problems = append(problems, s.validate(sub.(map[string]any), fv, at+"."+name)...)
+					problems = append(problems, s.validate(sub, fv, at+"."+name)...)
 				}
 			}
-		case "patternProperties", "required", "minProperties", "propertyNames", "additionalProperties":
+		case "patternProperties", "required", "minProperties", "maxProperties", "propertyNames", "additionalProperties":
 			obj, ok := v.(map[string]any)
 			if !ok {
 				continue
@@ -319,9 +395,13 @@ func (s schemaDoc) validate(node map[string]any, v any, at string) []string {
 				if len(obj) < int(rule.(float64)) {
 					fail("fewer than %v properties", rule)
 				}
+			case "maxProperties":
+				if len(obj) > int(rule.(float64)) {
+					fail("more than %v properties", rule)
+				}
 			case "propertyNames":
 				for name := range obj {
-					problems = append(problems, s.validate(rule.(map[string]any), name, at+"."+name+"(name)")...)
+					problems = append(problems, s.validate(rule, name, at+"."+name+"(name)")...)
 				}
 			case "additionalProperties":
 				props, _ := node["properties"].(map[string]any)
@@ -362,12 +442,14 @@ func (s schemaDoc) validate(node map[string]any, v any, at string) []string {
 					fail("%q is too long", str)
 				}
 			}
-		case "minimum", "maximum":
+		case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
 			n, ok := number(v)
 			if !ok {
 				continue
 			}
-			if key == "minimum" && n < rule.(float64) || key == "maximum" && n > rule.(float64) {
+			limit := rule.(float64)
+			if key == "minimum" && n < limit || key == "maximum" && n > limit ||
+				key == "exclusiveMinimum" && n <= limit || key == "exclusiveMaximum" && n >= limit {
 				fail("%v is out of range (%s %v)", v, key, rule)
 			}
 		case "const":
@@ -377,11 +459,11 @@ func (s schemaDoc) validate(node map[string]any, v any, at string) []string {
 				fail("%v is not %v", v, rule)
 			}
 		case "anyOf":
-			if !slices.ContainsFunc(rule.([]any), func(sub any) bool { return len(s.validate(sub.(map[string]any), v, at)) == 0 }) {
+			if !slices.ContainsFunc(rule.([]any), func(sub any) bool { return len(s.validate(sub, v, at)) == 0 }) {
 				fail("%v matches none of anyOf", v)
 			}
 		case "not":
-			if len(s.validate(rule.(map[string]any), v, at)) == 0 {
+			if len(s.validate(rule, v, at)) == 0 {
 				fail("%v matches a not", v)
 			}
 		default:
@@ -415,6 +497,9 @@ func hasType(v any, typ string) bool {
 		return ok
 	case "boolean":
 		_, ok := v.(bool)
+		return ok
+	case "array":
+		_, ok := v.([]any)
 		return ok
 	case "number":
 		_, ok := number(v)

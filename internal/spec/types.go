@@ -75,7 +75,7 @@ type Environment struct {
 	Config map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
 	// Rollout says how a new release replaces the live one here.
 	// Default: blue-green with automatic promotion.
-	Rollout Rollout `yaml:"rollout,omitempty" json:"rollout,omitempty"`
+	Rollout Rollout `yaml:"rollout,omitempty" json:"rollout,omitzero"`
 }
 
 // Rollout strategies.
@@ -85,12 +85,32 @@ const (
 	StrategyRolling   = "rolling"
 )
 
-// Rollout configures how a new release replaces the live one.
+// Blue-green promotion modes.
+const (
+	PromotionAuto   = "auto"
+	PromotionManual = "manual"
+)
+
+// PauseManual is the Step.Pause that waits for `slipway rollout promote`.
+const PauseManual = "manual"
+
+// Sticky modes: StickyCookie, or StickyHeaderPrefix followed by a header
+// name.
+const (
+	StickyCookie       = "cookie"
+	StickyHeaderPrefix = "header:"
+)
+
+// Rollout configures how a new release replaces the live one. Fields marked
+// with a strategy apply to that strategy only; setting them under another
+// strategy is an error.
 type Rollout struct {
 	// Strategy is blue-green (default), canary or rolling.
 	Strategy string `yaml:"strategy,omitempty" json:"strategy,omitempty"`
 	// ProgressDeadline aborts a rollout that makes no progress (no step
-	// completes) for this long. Default 10m.
+	// completes) for this long, including one left waiting for
+	// `slipway rollout promote`; a timed wait (a pause, an analysis step,
+	// promote_after) must be shorter. Default 10m.
 	ProgressDeadline Duration `yaml:"progress_deadline,omitempty" json:"progress_deadline,omitempty"`
 	// KeepPrevious keeps the previous release's instances running this
 	// long after a rollout succeeds, so a rollback inside the window is a
@@ -98,35 +118,40 @@ type Rollout struct {
 	KeepPrevious Duration `yaml:"keep_previous,omitempty" json:"keep_previous,omitempty"`
 
 	// PreviewHost (blue-green) reaches the new release before the switch.
+	// A host name like the environment's host, distinct from every host
+	// and preview host in the spec. Default: none.
 	PreviewHost string `yaml:"preview_host,omitempty" json:"preview_host,omitempty"`
 	// Promotion (blue-green) is auto (default): switch once healthy and
-	// PromoteAfter has passed; or manual: wait for `slipway rollout promote`.
+	// promote_after has passed; or manual: wait for `slipway rollout promote`.
 	Promotion string `yaml:"promotion,omitempty" json:"promotion,omitempty"`
 	// PromoteAfter (blue-green, auto promotion) waits this long after the
 	// new release is healthy before switching. Default 0s.
 	PromoteAfter Duration `yaml:"promote_after,omitempty" json:"promote_after,omitempty"`
 
-	// MaxSurge (rolling) is how many new instances start per batch.
-	// Default 1.
+	// MaxSurge (rolling) is how many new instances start per batch, at
+	// least 1; a value above replicas counts as replicas. Default 1.
 	MaxSurge int `yaml:"max_surge,omitempty" json:"max_surge,omitempty"`
 	// MaxUnavailable (rolling) is how many old instances may stop before
-	// their replacements are healthy. Default 0.
+	// their replacements are healthy: 0 up to replicas-1. Default 0.
 	MaxUnavailable int `yaml:"max_unavailable,omitempty" json:"max_unavailable,omitempty"`
 
 	// Steps (canary) run in order; each sets a weight, pauses, or runs an
-	// analysis. After the last step the canary gets all traffic.
+	// analysis. After the last step the canary gets all traffic. Default:
+	// weight 10, analysis 1m, weight 50, analysis 1m.
 	Steps []Step `yaml:"steps,omitempty" json:"steps,omitempty"`
 	// Sticky (canary) keeps a client on one version for the whole rollout:
 	// "cookie" (default) or "header:NAME" (hash of that request header).
 	Sticky string `yaml:"sticky,omitempty" json:"sticky,omitempty"`
 	// Analysis (canary) is the judge that runs while the canary has
 	// traffic and in analysis steps.
-	Analysis Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty"`
+	Analysis Analysis `yaml:"analysis,omitempty" json:"analysis,omitzero"`
 }
 
 // Step is one canary step: exactly one of its fields is set.
 type Step struct {
 	// Weight sends this percentage (0-100) of clients to the canary.
+	// Weights never decrease from step to step, and 100 may only be the
+	// last weight.
 	Weight *int `yaml:"weight,omitempty" json:"weight,omitempty"`
 	// Pause waits: a duration ("2m"), or "manual" to wait for
 	// `slipway rollout promote`.
@@ -143,7 +168,8 @@ type Step struct {
 type Analysis struct {
 	// Interval between evaluations. Default 1s.
 	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
-	// Window is the sliding window of proxy metrics evaluated. Default 60s.
+	// Window is the sliding window of proxy metrics evaluated, at least
+	// interval. Default 60s.
 	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
 	// MinRequests the canary must have served in the window before any
 	// verdict. Default 50.
@@ -157,40 +183,47 @@ type Analysis struct {
 	MaxErrorRateIncrease *float64 `yaml:"max_error_rate_increase,omitempty" json:"max_error_rate_increase,omitempty"`
 	// Latency checks on percentiles of the canary's response time.
 	Latency []LatencyCheck `yaml:"latency,omitempty" json:"latency,omitempty"`
-	// Webhooks are called each evaluation; a non-2xx answer or
-	// {"pass": false} fails the analysis.
+	// Webhooks are POSTed the evaluation's request counts as JSON each
+	// evaluation; a 2xx answer passes unless its JSON body says
+	// {"pass": false}, which fails the analysis.
 	Webhooks []Webhook `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
 	// Prometheus instant queries compared with a threshold.
 	Prometheus []PrometheusCheck `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
 }
 
-// LatencyCheck bounds one percentile of the canary's latency.
+// LatencyCheck bounds one percentile of the canary's latency with max,
+// max_ratio or both.
 type LatencyCheck struct {
-	// Percentile, e.g. 50, 95, 99.
+	// Percentile to check, greater than 0 and less than 100: 50, 95, 99.9.
 	Percentile float64 `yaml:"percentile" json:"percentile"`
 	// Max is an absolute limit ("500ms"); 0 means none.
 	Max Duration `yaml:"max,omitempty" json:"max,omitempty"`
-	// MaxRatio limits canary/stable at that percentile (e.g. 1.5); 0 means none.
+	// MaxRatio limits canary/stable at that percentile (e.g. 1.5), above 1;
+	// 0 means none.
 	MaxRatio float64 `yaml:"max_ratio,omitempty" json:"max_ratio,omitempty"`
 }
 
 // Webhook is an external check answered over HTTP.
 type Webhook struct {
+	// URL is the absolute http or https URL called.
 	URL string `yaml:"url" json:"url"`
 	// Timeout of one call. Default 5s.
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // PrometheusCheck runs an instant query against a user's Prometheus; the
-// result (a single number) must stay within Min and Max.
+// result (a single number) must stay within min and max, of which it sets
+// one or both.
 type PrometheusCheck struct {
 	// URL of the Prometheus server, e.g. http://127.0.0.1:9090.
 	URL string `yaml:"url" json:"url"`
 	// Query is PromQL; "{{release}}" and "{{stable}}" are replaced by the
 	// canary's and stable's release numbers.
-	Query string   `yaml:"query" json:"query"`
-	Max   *float64 `yaml:"max,omitempty" json:"max,omitempty"`
-	Min   *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Query string `yaml:"query" json:"query"`
+	// Min is the smallest passing result; unset means no lower bound.
+	Min *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	// Max is the largest passing result; unset means no upper bound.
+	Max *float64 `yaml:"max,omitempty" json:"max,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("500ms", "2m").

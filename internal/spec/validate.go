@@ -33,6 +33,9 @@ type problem struct {
 	// variable name) rather than its value.
 	atKey bool
 	msg   string
+	// missing lists the fields whose absence the problem reports; any one
+	// of them would settle it.
+	missing []string
 }
 
 // validator collects problems. set holds the paths of optional fields that
@@ -73,6 +76,11 @@ func (v *validator) addf(path, format string, args ...any) {
 	v.add(problem{path: path, msg: fmt.Sprintf(format, args...)})
 }
 
+// addMissing reports that none of fields is set.
+func (v *validator) addMissing(path string, fields []string, format string, args ...any) {
+	v.add(problem{path: path, msg: fmt.Sprintf(format, args...), missing: fields})
+}
+
 // given reports whether an optional field holds a value to check, rather
 // than being unset.
 func (v *validator) given(path string, nonzero bool) bool { return nonzero || v.set[path] }
@@ -81,7 +89,7 @@ func (v *validator) given(path string, nonzero bool) bool { return nonzero || v.
 // returns false when the field is missing.
 func (v *validator) required(path, s, hint string) bool {
 	if strings.TrimSpace(s) == "" {
-		v.addf(path, "required; %s", hint)
+		v.addMissing(path, []string{path}, "required; %s", hint)
 		return false
 	}
 	if msg := textProblem(s); msg != "" {
@@ -92,7 +100,7 @@ func (v *validator) required(path, s, hint string) bool {
 
 func (v *validator) appName(path, name string) {
 	if name == "" {
-		v.addf(path, "required; add the app's name, e.g. name: hello (lowercase letters, digits and dashes)")
+		v.addMissing(path, []string{path}, "required; add the app's name, e.g. name: hello (lowercase letters, digits and dashes)")
 		return
 	}
 	if msg := nameProblem(name, "app name"); msg != "" {
@@ -181,7 +189,7 @@ func (v *validator) vars(path string, vars map[string]string) {
 
 func (v *validator) environments(envs map[string]Environment, order []string) {
 	if len(envs) == 0 {
-		v.addf("environments", "at least one environment is required; add one with its host, e.g. environments: {production: {host: hello.example.com}}")
+		v.addMissing("environments", []string{"environments"}, "at least one environment is required; add one with its host, e.g. environments: {production: {host: hello.example.com}}")
 		return
 	}
 	seen := make(map[string]bool, len(envs))
@@ -198,7 +206,9 @@ func (v *validator) environments(envs map[string]Environment, order []string) {
 		}
 	}
 
-	hostOwner := make(map[string]string, len(envs))
+	// hosts maps each host and preview host to the field that claimed it
+	// first, such as "the host of environments.staging".
+	hosts := make(map[string]string, len(envs))
 	for _, name := range names {
 		env := envs[name]
 		p := "environments." + name
@@ -207,26 +217,38 @@ func (v *validator) environments(envs map[string]Environment, order []string) {
 		}
 		v.host(p+".host", env.Host)
 		if env.Host != "" {
-			if other, dup := hostOwner[env.Host]; dup {
-				v.addf(p+".host", "%q is already the host of environments.%s; give each environment its own host", env.Host, other)
+			if other, dup := hosts[env.Host]; dup {
+				v.addf(p+".host", "%q is already %s; give each environment its own host", env.Host, other)
 			} else {
-				hostOwner[env.Host] = name
+				hosts[env.Host] = "the host of environments." + name
 			}
 		}
+		replicas := env.Replicas
 		if v.given(p+".replicas", env.Replicas != 0) && (env.Replicas < 1 || env.Replicas > MaxReplicas) {
 			v.addf(p+".replicas", "%d is out of range; replicas must be between 1 and %d", env.Replicas, MaxReplicas)
+			replicas = 0
+		} else if replicas == 0 {
+			replicas = DefaultReplicas
 		}
 		v.vars(p+".config", env.Config)
+		v.rollout(p+".rollout", env.Rollout, rolloutEnv{name: name, host: env.Host, replicas: replicas, hosts: hosts})
 	}
 }
 
 func (v *validator) host(path, host string) {
 	if host == "" {
-		v.addf(path, "required; add the host name the proxy routes to this environment, e.g. host: hello.example.com")
+		v.addMissing(path, []string{path}, "required; add the host name the proxy routes to this environment, e.g. host: hello.example.com")
 		return
 	}
+	if msg := hostProblem(host); msg != "" {
+		v.addf(path, "%s", msg)
+	}
+}
+
+// hostProblem describes what is wrong with a host name, or returns "".
+func hostProblem(host string) string {
 	if validHost(host) {
-		return
+		return ""
 	}
 	var msg string
 	switch {
@@ -248,5 +270,5 @@ func (v *validator) host(path, host string) {
 	if fix := cleanHost(host); fix != host && validHost(fix) {
 		msg += fmt.Sprintf("; write %q", fix)
 	}
-	v.addf(path, "%q %s", host, msg)
+	return fmt.Sprintf("%q %s", host, msg)
 }
