@@ -158,9 +158,97 @@ func leaves(a *App) map[string]leaf {
 		for k, v := range env.Config {
 			envPut(".config."+k, q(v), "02", "\x01"+k)
 		}
+		rolloutLeaves(env.Rollout, func(path, value string, order ...string) {
+			envPut(".rollout"+path, value, append([]string{"03"}, order...)...)
+		})
 	}
 	return m
 }
+
+// rolloutLeaves flattens r. Fields of another strategy than r's show only
+// when set, so a valid rollout lists just the fields that apply to it.
+func rolloutLeaves(r Rollout, put func(path, value string, order ...string)) {
+	q := strconv.Quote
+	dur := func(d Duration) string { return q(d.String()) }
+	num := formatNumber
+	blueGreen, rolling, canary := r.Strategy == StrategyBlueGreen, r.Strategy == StrategyRolling, r.Strategy == StrategyCanary
+	put(".strategy", q(r.Strategy), "00")
+	put(".progress_deadline", dur(r.ProgressDeadline), "01")
+	put(".keep_previous", dur(r.KeepPrevious), "02")
+	if r.PreviewHost != "" {
+		put(".preview_host", q(r.PreviewHost), "03")
+	}
+	if blueGreen || r.Promotion != "" {
+		put(".promotion", q(r.Promotion), "04")
+	}
+	if blueGreen && r.Promotion != PromotionManual || r.PromoteAfter != 0 {
+		put(".promote_after", dur(r.PromoteAfter), "05")
+	}
+	if rolling || r.MaxSurge != 0 {
+		put(".max_surge", strconv.Itoa(r.MaxSurge), "06")
+	}
+	if rolling || r.MaxUnavailable != 0 {
+		put(".max_unavailable", strconv.Itoa(r.MaxUnavailable), "07")
+	}
+	for i, s := range r.Steps {
+		p, o := fmt.Sprintf(".steps[%d]", i), index(i)
+		if s.Weight != nil {
+			put(p+".weight", strconv.Itoa(*s.Weight), "08", o, "00")
+		}
+		if s.Pause != "" {
+			put(p+".pause", q(s.Pause), "08", o, "01")
+		}
+		if s.Analysis != 0 {
+			put(p+".analysis", dur(s.Analysis), "08", o, "02")
+		}
+	}
+	if canary || r.Sticky != "" {
+		put(".sticky", q(r.Sticky), "09")
+	}
+	a := r.Analysis
+	if !canary && a.isZero() {
+		return
+	}
+	put(".analysis.interval", dur(a.Interval), "10", "00")
+	put(".analysis.window", dur(a.Window), "10", "01")
+	put(".analysis.min_requests", strconv.Itoa(a.MinRequests), "10", "02")
+	if a.MaxErrorRate != nil {
+		put(".analysis.max_error_rate", num(*a.MaxErrorRate), "10", "03")
+	}
+	if a.MaxErrorRateIncrease != nil {
+		put(".analysis.max_error_rate_increase", num(*a.MaxErrorRateIncrease), "10", "04")
+	}
+	for i, c := range a.Latency {
+		p, o := fmt.Sprintf(".analysis.latency[%d]", i), index(i)
+		put(p+".percentile", num(c.Percentile), "10", "05", o, "00")
+		if c.Max != 0 {
+			put(p+".max", dur(c.Max), "10", "05", o, "01")
+		}
+		if c.MaxRatio != 0 {
+			put(p+".max_ratio", num(c.MaxRatio), "10", "05", o, "02")
+		}
+	}
+	for i, w := range a.Webhooks {
+		p, o := fmt.Sprintf(".analysis.webhooks[%d]", i), index(i)
+		put(p+".url", q(w.URL), "10", "06", o, "00")
+		put(p+".timeout", dur(w.Timeout), "10", "06", o, "01")
+	}
+	for i, c := range a.Prometheus {
+		p, o := fmt.Sprintf(".analysis.prometheus[%d]", i), index(i)
+		put(p+".url", q(c.URL), "10", "07", o, "00")
+		put(p+".query", q(c.Query), "10", "07", o, "01")
+		if c.Min != nil {
+			put(p+".min", num(*c.Min), "10", "07", o, "02")
+		}
+		if c.Max != nil {
+			put(p+".max", num(*c.Max), "10", "07", o, "03")
+		}
+	}
+}
+
+// index is the order segment of a list item: fixed width, so that items
+// sort by number.
+func index(i int) string { return fmt.Sprintf("\x02%010d", i) }
 
 // envOrder is the order segment of environments.<name>.
 func envOrder(name string) string { return "04\x00\x01" + name }

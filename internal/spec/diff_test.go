@@ -88,6 +88,11 @@ func TestDiff(t *testing.T) {
 			}),
 			want: `+ environments.canary.host = "canary.localhost"
 + environments.canary.replicas = 2
++ environments.canary.rollout.strategy = "blue-green"
++ environments.canary.rollout.progress_deadline = "10m0s"
++ environments.canary.rollout.keep_previous = "0s"
++ environments.canary.rollout.promotion = "auto"
++ environments.canary.rollout.promote_after = "0s"
 - environments.preview
 - environments.staging
 `,
@@ -114,6 +119,11 @@ func TestDiff(t *testing.T) {
 + environments.staging.host = "hello.staging.localhost"
 + environments.staging.replicas = 1
 + environments.staging.config.GREETING = "hi"
++ environments.staging.rollout.strategy = "blue-green"
++ environments.staging.rollout.progress_deadline = "10m0s"
++ environments.staging.rollout.keep_previous = "0s"
++ environments.staging.rollout.promotion = "auto"
++ environments.staging.rollout.promote_after = "0s"
 `,
 		},
 		{
@@ -132,6 +142,107 @@ func TestDiff(t *testing.T) {
 - health.start_period = "0s"
 - health.deploy_timeout = "1m0s"
 - environments.staging
+`,
+		},
+		{
+			name: "blue-green to canary: the fields of each strategy come and go",
+			from: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Replicas: 2,
+					Rollout: Rollout{PreviewHost: "preview.hello.localhost", Promotion: PromotionManual}}
+			}),
+			to: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Replicas: 2,
+					Rollout: Rollout{Strategy: StrategyCanary, Analysis: Analysis{MaxErrorRate: ptr(0.1)}}}
+			}),
+			want: `~ environments.production.rollout.strategy: "blue-green" -> "canary"
+- environments.production.rollout.preview_host = "preview.hello.localhost"
+- environments.production.rollout.promotion = "manual"
++ environments.production.rollout.steps[0].weight = 10
++ environments.production.rollout.steps[1].analysis = "1m0s"
++ environments.production.rollout.steps[2].weight = 50
++ environments.production.rollout.steps[3].analysis = "1m0s"
++ environments.production.rollout.sticky = "cookie"
++ environments.production.rollout.analysis.interval = "1s"
++ environments.production.rollout.analysis.window = "1m0s"
++ environments.production.rollout.analysis.min_requests = 50
++ environments.production.rollout.analysis.max_error_rate = 0.1
++ environments.production.rollout.analysis.max_error_rate_increase = 0.01
+`,
+		},
+		{
+			name: "canary steps and checks, item by item",
+			from: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Rollout: Rollout{
+					Strategy: StrategyCanary,
+					Steps:    []Step{{Weight: ptr(10)}, {Pause: "1m"}, {Weight: ptr(50)}},
+					Analysis: Analysis{
+						Latency:    []LatencyCheck{{Percentile: 99, Max: Duration(time.Second)}},
+						Webhooks:   []Webhook{{URL: "https://a.example.com"}},
+						Prometheus: []PrometheusCheck{{URL: "http://p:9090", Query: "up", Min: ptr(1.0)}},
+					},
+				}}
+			}),
+			to: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Rollout: Rollout{
+					Strategy: StrategyCanary,
+					Steps:    []Step{{Weight: ptr(10)}, {Pause: PauseManual}, {Weight: ptr(60)}, {Analysis: Duration(5 * time.Minute)}},
+					Sticky:   "header:X-User",
+					Analysis: Analysis{
+						Latency:    []LatencyCheck{{Percentile: 99.9, Max: Duration(time.Second), MaxRatio: 1.5}},
+						Prometheus: []PrometheusCheck{{URL: "http://p:9090", Query: "up", Max: ptr(1e6)}},
+					},
+				}}
+			}),
+			want: `~ environments.production.rollout.steps[1].pause: "1m" -> "manual"
+~ environments.production.rollout.steps[2].weight: 50 -> 60
++ environments.production.rollout.steps[3].analysis = "5m0s"
+~ environments.production.rollout.sticky: "cookie" -> "header:X-User"
+~ environments.production.rollout.analysis.latency[0].percentile: 99 -> 99.9
++ environments.production.rollout.analysis.latency[0].max_ratio = 1.5
+- environments.production.rollout.analysis.webhooks[0].url = "https://a.example.com"
+- environments.production.rollout.analysis.webhooks[0].timeout = "5s"
+- environments.production.rollout.analysis.prometheus[0].min = 1
++ environments.production.rollout.analysis.prometheus[0].max = 1000000
+`,
+		},
+		{
+			name: "list items sort by number",
+			from: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Rollout: Rollout{Strategy: StrategyCanary,
+					Steps: []Step{{Weight: ptr(1)}}}}
+			}),
+			to: testApp(func(a *App) {
+				var steps []Step
+				for i := range 12 {
+					steps = append(steps, Step{Weight: ptr(i + 1)})
+				}
+				a.Environments["production"] = Environment{Host: "hello.localhost", Rollout: Rollout{Strategy: StrategyCanary, Steps: steps}}
+			}),
+			want: `+ environments.production.rollout.steps[1].weight = 2
++ environments.production.rollout.steps[2].weight = 3
++ environments.production.rollout.steps[3].weight = 4
++ environments.production.rollout.steps[4].weight = 5
++ environments.production.rollout.steps[5].weight = 6
++ environments.production.rollout.steps[6].weight = 7
++ environments.production.rollout.steps[7].weight = 8
++ environments.production.rollout.steps[8].weight = 9
++ environments.production.rollout.steps[9].weight = 10
++ environments.production.rollout.steps[10].weight = 11
++ environments.production.rollout.steps[11].weight = 12
+`,
+		},
+		{
+			name: "rolling",
+			from: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Replicas: 2, Rollout: Rollout{Strategy: StrategyRolling}}
+			}),
+			to: testApp(func(a *App) {
+				a.Environments["production"] = Environment{Host: "hello.localhost", Replicas: 2,
+					Rollout: Rollout{Strategy: StrategyRolling, MaxSurge: 2, MaxUnavailable: 1, KeepPrevious: Duration(time.Minute)}}
+			}),
+			want: `~ environments.production.rollout.keep_previous: "0s" -> "1m0s"
+~ environments.production.rollout.max_surge: 1 -> 2
+~ environments.production.rollout.max_unavailable: 0 -> 1
 `,
 		},
 		{
