@@ -5,10 +5,15 @@
 //
 // It starts a small HTTP backend and the proxy (proxy.Serve, fed a routing
 // table over its control socket) as child processes of itself, then drives
-// keep-alive HTTP/1.1 load for -duration straight at the backend and then
-// through the proxy. For each it prints requests/s and p50/p99 latency,
-// and for the proxied run the proxy process's CPU time per request (user +
-// system, read from /proc/<pid>/stat; Linux only), next to the backend's.
+// keep-alive HTTP/1.1 load for -duration straight at the backend, through
+// the proxy with plain routing, and through the proxy splitting 50% of new
+// clients to a canary release (the same backend process under a second
+// backend ID; the load generator keeps no cookies, so every request is a
+// new client: a draw and a Set-Cookie each). For each it prints requests/s
+// and p50/p99 latency, for the proxied runs the proxy process's CPU time
+// per request (user + system, read from /proc/<pid>/stat; Linux only)
+// next to the backend's, and for the split how the proxy's per-release
+// metrics divided the requests.
 //
 // Load generator, backend and proxy share the machine's cores, so the
 // figures compare the two paths on one box rather than measure a ceiling.
@@ -131,23 +136,102 @@ func run() error {
 	direct := load("http://"+backendAddr, "bench.test", *concurrency, *warmup, *duration, nil)
 	printResult("direct", direct)
 
-	var proxyCPU, backendCPU time.Duration
-	proxied := load("http://"+proxyAddr, "bench.test", *concurrency, *warmup, *duration, func(start bool) {
-		p, b := cpuTime(px.Process.Pid), cpuTime(backend.Process.Pid)
-		if start {
-			proxyCPU, backendCPU = -p, -b
-		} else {
-			proxyCPU, backendCPU = proxyCPU+p, backendCPU+b
+	// measureCPU returns a mark function for load and the proxy's and
+	// backend's CPU time between its two calls.
+	measureCPU := func() (mark func(bool), cpu func() (proxy, backend time.Duration)) {
+		var proxyCPU, backendCPU time.Duration
+		mark = func(start bool) {
+			p, b := cpuTime(px.Process.Pid), cpuTime(backend.Process.Pid)
+			if start {
+				proxyCPU, backendCPU = -p, -b
+			} else {
+				proxyCPU, backendCPU = proxyCPU+p, backendCPU+b
+			}
 		}
-	})
+		return mark, func() (time.Duration, time.Duration) { return proxyCPU, backendCPU }
+	}
+
+	mark, plainCPU := measureCPU()
+	proxied := load("http://"+proxyAddr, "bench.test", *concurrency, *warmup, *duration, mark)
 	printResult("via proxy", proxied)
 
-	n := time.Duration(proxied.requests)
-	fmt.Printf("%-10s  p50 %+.1fµs  p99 %+.1fµs  throughput %.0f%% of direct\n", "overhead",
+	// The same backend process as a second release taking 50% of new
+	// clients. The load generator keeps no cookies, so every request is a
+	// new client: a random draw and a Set-Cookie each, the split's worst
+	// case.
+	if _, err := c.SetTable(ctx, proxy.Table{Version: 2, Routes: []proxy.Route{{
+		Host: "bench.test", App: "bench", Env: "bench", Release: 1,
+		Backends: []proxy.Backend{{ID: "bench-1", Addr: backendAddr, Release: 1}},
+		Canary: &proxy.Canary{Release: 2, Weight: 50,
+			Backends: []proxy.Backend{{ID: "bench-2", Addr: backendAddr, Release: 2}}},
+	}}}); err != nil {
+		return err
+	}
+	before, err := c.Metrics(ctx, 0)
+	if err != nil {
+		return err
+	}
+	mark, splitCPU := measureCPU()
+	split := load("http://"+proxyAddr, "bench.test", *concurrency, *warmup, *duration, mark)
+	printResult("split 50%", split)
+	after, err := c.Metrics(ctx, 0)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("%-10s  %-9s p50 %+.1fµs  p99 %+.1fµs  throughput %.0f%% of direct\n", "overhead", "proxy",
 		us(proxied.p50-direct.p50), us(proxied.p99-direct.p99), 100*proxied.rps/direct.rps)
-	fmt.Printf("%-10s  proxy %.1fµs/request, backend %.1fµs/request (user+system, %d requests)\n", "cpu",
-		us(proxyCPU/n), us(backendCPU/n), proxied.requests)
+	fmt.Printf("%-10s  %-9s p50 %+.1fµs  p99 %+.1fµs  throughput %.0f%% of direct, %.0f%% of plain routing\n", "overhead", "split",
+		us(split.p50-direct.p50), us(split.p99-direct.p99), 100*split.rps/direct.rps, 100*split.rps/proxied.rps)
+	for _, ph := range []struct {
+		name string
+		r    result
+		cpu  func() (time.Duration, time.Duration)
+	}{{"proxy", proxied, plainCPU}, {"split", split, splitCPU}} {
+		pc, bc := ph.cpu()
+		n := time.Duration(max(ph.r.requests, 1))
+		fmt.Printf("%-10s  %-9s proxy %.1fµs/request, backend %.1fµs/request (user+system, %d requests)\n", "cpu", ph.name,
+			us(pc/n), us(bc/n), ph.r.requests)
+	}
+	printSplit(before, after)
 	return nil
+}
+
+// printSplit reports how the split phase's requests divided between the
+// releases, and the proxy's own p99 per release, from the proxy's
+// per-release metrics (the differences between two snapshots).
+func printSplit(before, after proxy.Metrics) {
+	var total uint64
+	type rel struct {
+		n   uint64
+		p99 float64
+	}
+	var rels []rel
+	var names []int
+	for _, a := range after.Total {
+		n := a.Requests
+		h := proxy.Histogram{Bounds: a.Latency.Bounds, Counts: slices.Clone(a.Latency.Counts)}
+		for _, b := range before.Total {
+			if b.Host == a.Host && b.Release == a.Release {
+				n -= b.Requests
+				for i := range h.Counts {
+					h.Counts[i] -= b.Latency.Counts[i]
+				}
+			}
+		}
+		total += n
+		rels = append(rels, rel{n, h.Quantile(0.99)})
+		names = append(names, a.Release)
+	}
+	if total == 0 {
+		return
+	}
+	var parts []string
+	for i, r := range rels {
+		parts = append(parts, fmt.Sprintf("release %d %d (%.1f%%, proxy-measured p99 %.0fµs)",
+			names[i], r.n, 100*float64(r.n)/float64(total), r.p99*1e6))
+	}
+	fmt.Printf("%-10s  %s (warm-up included)\n", "split", strings.Join(parts, ", "))
 }
 
 type result struct {

@@ -1,7 +1,7 @@
 // Command switch benchmarks Slipway's proxy and its switches against
 // direct requests and against nginx and Caddy, in one run on loopback:
 //
-//	go run ./bench/switch [-duration 3s] [-rounds 3] [-concurrency 16,1] [-switches 20] [-warm-switches 200]
+//	go run ./bench/switch [-duration 2s] [-rounds 3] [-concurrency 16,1] [-switches 20] [-warm-switches 200]
 //
 // Part 1, proxy overhead: closed-loop keep-alive load from this process
 // against the example app (examples/hello) directly, through `slipway
@@ -94,7 +94,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("switch", flag.ContinueOnError)
 	var o options
 	var conc, proxies, parts string
-	fs.DurationVar(&o.duration, "duration", 3*time.Second, "part 1: measured load per target, concurrency and round")
+	fs.DurationVar(&o.duration, "duration", 2*time.Second, "part 1: measured load per target, concurrency and round")
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "part 1: unmeasured load before each measurement")
 	fs.IntVar(&o.rounds, "rounds", 3, "part 1: rounds over all targets; the table shows medians")
 	fs.StringVar(&conc, "concurrency", "16,1", "part 1: concurrent keep-alive clients, comma-separated")
