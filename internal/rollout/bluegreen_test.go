@@ -134,7 +134,7 @@ func deployOnce(t *testing.T, ex *Executor, st *store.Store) Outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ex.BlueGreen(context.Background(), ro, rel)
+	out, err := ex.Run(context.Background(), ro, rel, NewControl())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestBlueGreenInterrupted(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := ex.BlueGreen(ctx, ro, rel); !errors.Is(err, ErrInterrupted) {
+	if _, err := ex.Run(ctx, ro, rel, NewControl()); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("BlueGreen after cancel: %v, want ErrInterrupted", err)
 	}
 	got, _ := st.Rollout(context.Background(), ro.ID)
