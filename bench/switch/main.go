@@ -4,8 +4,9 @@
 //	go run ./bench/switch [-duration 2s] [-rounds 3] [-concurrency 16,1] [-switches 20] [-warm-switches 200]
 //
 // Part 1, proxy overhead: closed-loop keep-alive load from this process
-// against the example app (examples/hello) directly, through `slipway
-// proxy`, through nginx and through Caddy; requests/s, p50/p99 latency
+// against the example app (examples/hello) directly, through Slipway's
+// proxy (proxy.Serve in a child process, what `slipway proxy` runs),
+// through nginx and through Caddy; requests/s, p50/p99 latency
 // and the proxy's CPU time per request (utime+stime of its process tree
 // from /proc over the measured window, divided by the requests); the
 // targets take turns for several rounds and the table shows medians.
@@ -68,19 +69,27 @@ type options struct {
 
 // bench is one run: its temp dir, children, binaries and options.
 type bench struct {
-	opts    options
-	repo    string // module root
-	tmp     string
-	procs   *procs
-	pin     *pinning
-	hello   string // binaries
-	slipway string
-	nginx   string // "" when unavailable
-	caddy   string
-	skipped []string // peers skipped, and why
+	opts       options
+	repo       string // module root
+	tmp        string
+	procs      *procs
+	pin        *pinning
+	hello      string // binaries
+	slipway    string // "" when cmd/slipway does not build
+	slipwayErr error  // why
+	nginx      string // "" when unavailable
+	caddy      string
+	skipped    []string // peers skipped, and why
 }
 
 func main() {
+	if os.Getenv(roleEnv) == "proxy" {
+		if err := runProxyRole(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/switch proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
@@ -171,7 +180,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := b.buildBinaries(ctx); err != nil {
 		return err
 	}
-	versions := []string{runtime.Version()}
+	versions := []string{"slipway " + revision(b.repo), runtime.Version()}
 	if opts.parts[1] || opts.parts[3] {
 		b.findPeers(ctx, &versions)
 	}
@@ -185,7 +194,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	if opts.parts[2] && ctx.Err() == nil {
+	if opts.parts[2] && b.slipway == "" {
+		b.say("part 2: skipped: cmd/slipway does not build: %v", b.slipwayErr)
+		b.skipped = append(b.skipped, fmt.Sprintf("part 2 (cmd/slipway does not build): %v", b.slipwayErr))
+	} else if opts.parts[2] && ctx.Err() == nil {
 		b.say("part 2: %d rollbacks under load through a real slipway server", opts.switches)
 		r.rollback, err = b.rollbacks(ctx)
 		if err != nil {

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -30,6 +32,23 @@ type proxyUnderTest struct {
 }
 
 const benchHost = "bench.test"
+
+// roleEnv set to "proxy" makes this program run proxy.Serve (see
+// runProxyRole) instead of the benchmark.
+const roleEnv = "SLIPWAY_SWITCH_BENCH_ROLE"
+
+// runProxyRole serves like `slipway proxy --listen $PROXY_LISTEN --control
+// $PROXY_CONTROL --state $PROXY_STATE` until SIGTERM or SIGINT.
+func runProxyRole() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return proxy.Serve(ctx, proxy.ServeOptions{
+		Listen:        os.Getenv("PROXY_LISTEN"),
+		ControlSocket: os.Getenv("PROXY_CONTROL"),
+		StatePath:     os.Getenv("PROXY_STATE"),
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+}
 
 // peerKinds are the proxies the benchmark knows, in the order it runs them.
 var peerKinds = []string{"slipway", "nginx", "caddy"}
@@ -54,10 +73,15 @@ func (b *bench) startProxy(ctx context.Context, kind string, backends []string, 
 	return nil, fmt.Errorf("unknown proxy %q", kind)
 }
 
-// startSlipwayProxy runs `slipway proxy` (the product's data plane
-// process) and feeds it tables over its control socket, as the server
-// does.
+// startSlipwayProxy runs Slipway's data plane, proxy.Serve, in a child
+// process (this program in its proxy role: what `slipway proxy` runs, so
+// that parts 1 and 3 need only internal/proxy to build) and feeds it
+// tables over its control socket, as the server does.
 func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health bool) (*proxyUnderTest, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp(b.tmp, "slipway-proxy-")
 	if err != nil {
 		return nil, err
@@ -67,8 +91,9 @@ func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health
 		return nil, err
 	}
 	sock := filepath.Join(dir, "control.sock")
-	cmd, err := b.procs.start(child{name: "slipway-proxy", cpus: b.pin.serve, argv: []string{
-		b.slipway, "proxy", "--listen", addr, "--control", sock, "--state", filepath.Join(dir, "table.json")}})
+	cmd, err := b.procs.start(child{name: "slipway-proxy", cpus: b.pin.serve, argv: []string{self},
+		env: []string{roleEnv + "=proxy", "PROXY_LISTEN=" + addr, "PROXY_CONTROL=" + sock,
+			"PROXY_STATE=" + filepath.Join(dir, "table.json")}})
 	if err != nil {
 		return nil, err
 	}
