@@ -102,7 +102,7 @@ func (p *Proxy) acquire(f *forward, h http.Header) (*route, assignment) {
 			a = rt.decide(h, roll)
 		}
 		f.pinned = a.override
-		s, b := rt.pickFor(a, time.Now().UnixNano(), nil)
+		s, b := rt.pickFor(a, f.start.UnixNano(), nil)
 		f.side = s
 		if b == nil {
 			return rt, a
