@@ -121,9 +121,10 @@ func (p *Proxy) acquire(f *forward, h http.Header) (*route, assignment) {
 
 // reacquire picks the backend for a retry of f after f.backend refused a
 // connection: from the current table, on the side serving the same
-// release, skipping the backends tried; on the other side only if this
-// one has none left and the request is not an explicit override. It
-// returns nil when nothing is left.
+// release, skipping the backends tried. Like a first pick (see pickOn) it
+// moves to the other side only when this one has no healthy backend left
+// and the request is not an explicit override. It returns nil when
+// nothing is left, or when the release has left the table meanwhile.
 func (p *Proxy) reacquire(f *forward) *backend {
 	for range 100 {
 		rt := p.snap.Load().routes[f.host]

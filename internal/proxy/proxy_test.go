@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,6 +239,11 @@ func TestWebSocketPassThrough(t *testing.T) {
 		s, _ := statusOfBackend(p, "ws")
 		return s.InFlight == 0
 	})
+	// Counted as 1xx once the session ends, without a latency.
+	st := waitForRequests(t, p, 1).Total[0]
+	if st.Status["1xx"] != 1 || slices.Max(st.Latency.Counts) != 0 {
+		t.Errorf("metrics of the session: %+v", st)
+	}
 }
 
 func TestStreamedResponsesArriveBeforeTheHandlerEnds(t *testing.T) {
