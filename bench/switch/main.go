@@ -58,6 +58,7 @@ type options struct {
 	switchGap        time.Duration
 	warmSwitches     int
 	warmGap          time.Duration
+	releasePerSwitch bool
 	replicas         int
 	settle           int
 	snapSettle       time.Duration
@@ -112,6 +113,8 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.switchGap, "switch-gap", 300*time.Millisecond, "part 2: pause after each rollback")
 	fs.IntVar(&o.warmSwitches, "warm-switches", 200, "part 3: switches per proxy")
 	fs.DurationVar(&o.warmGap, "warm-gap", 20*time.Millisecond, "part 3: pause after each switch has reached the clients")
+	fs.BoolVar(&o.releasePerSwitch, "release-per-switch", false,
+		"part 3: label each switch to Slipway's proxy a new release (as a deploy does) instead of flipping between releases 1 and 2")
 	fs.IntVar(&o.replicas, "replicas", 2, "part 3: backends in each of the two sets")
 	fs.IntVar(&o.settle, "settle", 50, "parts 2 and 3: consecutive responses from the target that count as switched")
 	fs.DurationVar(&o.snapSettle, "snapshot-settle", time.Second, "part 3: pause under load before reading memory and connections")

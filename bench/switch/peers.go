@@ -26,9 +26,10 @@ type proxyUnderTest struct {
 	addr string    // traffic address
 	host string    // Host header clients send
 	cmd  *exec.Cmd // root process; CPU and memory are read over its tree
-	// switchTo routes all traffic to backends; seq is 1 for the first
-	// switch and grows by one each time.
-	switchTo func(ctx context.Context, seq int, backends []string) error
+	// switchTo routes all traffic to backends, which are release (a
+	// label; Slipway's proxy keeps metrics per release); seq is 1 for the
+	// first switch and grows by one each time.
+	switchTo func(ctx context.Context, seq, release int, backends []string) error
 }
 
 const benchHost = "bench.test"
@@ -98,10 +99,10 @@ func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health
 		return nil, err
 	}
 	c := proxy.NewClient(sock)
-	table := func(version uint64, backends []string) proxy.Table {
-		r := proxy.Route{Host: benchHost, App: "bench", Env: "bench", Release: int(version)}
+	table := func(version uint64, release int, backends []string) proxy.Table {
+		r := proxy.Route{Host: benchHost, App: "bench", Env: "bench", Release: release}
 		for _, a := range backends {
-			r.Backends = append(r.Backends, proxy.Backend{ID: "instance-" + a, Addr: a, Release: int(version)})
+			r.Backends = append(r.Backends, proxy.Backend{ID: "instance-" + a, Addr: a, Release: release})
 		}
 		if health {
 			r.Health = proxy.HealthCheck{Path: "/healthz", Interval: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 3}
@@ -109,8 +110,8 @@ func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health
 		return proxy.Table{Version: version, Routes: []proxy.Route{r}}
 	}
 	p := &proxyUnderTest{name: "slipway", addr: addr, host: benchHost, cmd: cmd,
-		switchTo: func(ctx context.Context, seq int, backends []string) error {
-			_, err := c.SetTable(ctx, table(uint64(seq)+1, backends))
+		switchTo: func(ctx context.Context, seq, release int, backends []string) error {
+			_, err := c.SetTable(ctx, table(uint64(seq)+1, release, backends))
 			return err
 		}}
 	deadline := time.Now().Add(10 * time.Second)
@@ -121,7 +122,7 @@ func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := c.SetTable(ctx, table(1, backends)); err != nil {
+	if _, err := c.SetTable(ctx, table(1, 1, backends)); err != nil {
 		b.procs.stop(cmd, time.Second)
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func (b *bench) startNginx(ctx context.Context, backends []string) (*proxyUnderT
 		return nil, fmt.Errorf("nginx: %w: %s %s", err, b.procs.logTail("nginx", 5), tail)
 	}
 	return &proxyUnderTest{name: "nginx", addr: addr, host: benchHost, cmd: cmd,
-		switchTo: func(ctx context.Context, seq int, backends []string) error {
+		switchTo: func(ctx context.Context, _, _ int, backends []string) error {
 			if err := write(backends); err != nil {
 				return err
 			}
@@ -264,7 +265,7 @@ func (b *bench) startCaddy(ctx context.Context, backends []string) (*proxyUnderT
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	return &proxyUnderTest{name: "caddy", addr: addr, host: benchHost, cmd: cmd,
-		switchTo: func(ctx context.Context, seq int, backends []string) error {
+		switchTo: func(ctx context.Context, _, _ int, backends []string) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+admin+"/load", bytes.NewReader(config(backends)))
 			if err != nil {
 				return err

@@ -159,6 +159,11 @@ func (r *report) printWarm(w io.Writer) {
 		"connections of the proxy's processes to the live and to the old set's ports (/proc/<pid>/fd matched with "+
 		"/proc/net/tcp).\n\n",
 		r.opts.replicas, r.opts.warmSwitches, r.opts.loadConcurrency, r.opts.settle, r.opts.warmGap, r.opts.snapSettle)
+	if r.opts.releasePerSwitch {
+		fmt.Fprintf(w, "Slipway's tables label every switch a new release number (-release-per-switch), as a deploy does.\n\n")
+	} else {
+		fmt.Fprintf(w, "Slipway's tables flip between release 1 (blue) and release 2 (green), as a rollback to a warm release does.\n\n")
+	}
 	rows := [][]string{{"proxy", "after switches", "RSS", "upstream conns live / old", "open files", "threads", "processes"}}
 	for _, x := range r.warm {
 		for _, s := range x.snaps {

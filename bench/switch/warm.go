@@ -122,7 +122,11 @@ func (b *bench) warmOne(ctx context.Context, p *proxyUnderTest, sets map[uint8][
 		}
 		before := tr.seen[to].Load()
 		at := tr.now()
-		if err := p.switchTo(ctx, i, sets[to]); err != nil {
+		release := int(to) // the two releases take turns, as a warm rollback flips back
+		if b.opts.releasePerSwitch {
+			release = i + 1 // every switch a new release, as a deploy or a rollback to a new number
+		}
+		if err := p.switchTo(ctx, i, release, sets[to]); err != nil {
 			r.err = fmt.Sprintf("switch %d: %v", i, err)
 			break
 		}
