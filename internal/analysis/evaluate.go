@@ -93,17 +93,23 @@ func Evaluate(cfg Config, in Input, now time.Time) Decision {
 
 // builtinChecks runs every enabled built-in check. The first result is
 // always the min-requests check; until it passes every other check waits.
+//
+// The sequential checks (error-rate increase and latency) share Alpha: each
+// gets Alpha divided by their number, so the chance that any of them ever
+// aborts a canary within the limits stays below Alpha (Bonferroni).
 func builtinChecks(cfg Config, in Input) []CheckResult {
 	minimum := minRequestsCheck(cfg, in)
 	checks := []CheckResult{minimum}
+	seq := cfg
+	seq.Alpha = cfg.alpha() / float64(max(1, cfg.sequentialChecks()))
 	if cfg.MaxErrorRate >= 0 {
 		checks = append(checks, errorRateCheck(cfg, in))
 	}
 	if cfg.MaxErrorRateIncrease >= 0 {
-		checks = append(checks, errorRateIncreaseCheck(cfg, in))
+		checks = append(checks, errorRateIncreaseCheck(seq, in))
 	}
 	for _, r := range cfg.Latency {
-		checks = append(checks, latencyChecks(cfg, r, in)...)
+		checks = append(checks, latencyChecks(seq, r, in)...)
 	}
 	if minimum.Verdict != Pass {
 		for i := 1; i < len(checks); i++ {
@@ -111,6 +117,26 @@ func builtinChecks(cfg Config, in Input) []CheckResult {
 		}
 	}
 	return checks
+}
+
+// sequentialChecks counts the enabled sequential checks.
+func (c Config) sequentialChecks() int {
+	n := 0
+	if c.MaxErrorRateIncrease >= 0 {
+		n++
+	}
+	for _, r := range c.Latency {
+		if r.validate() != nil {
+			continue
+		}
+		if r.Max > 0 {
+			n++
+		}
+		if r.MaxRatio > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // minRequestsCheck passes once the canary has served MinRequests requests

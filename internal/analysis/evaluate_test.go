@@ -53,6 +53,10 @@ func withLatency(in Input, canary, stable Histogram) Input {
 //   - Both releases without errors, n requests each, allowed increase 1%:
 //     log e-value = 2*[lbeta(1/2, n+10) - lbeta(1/2, 10)] - n*log(0.99);
 //     n = 728: 2.9906 < log 20 = 2.9957 -> wait; n = 729: 2.9993 -> pass.
+//   - 47 errors in 1000 canary requests vs 90 in 9000: log e-value 6.932
+//     >= log(1/0.001) = 6.908 -> fail; but 6.932 < log(3/0.001) = 8.006
+//     when Alpha is shared by three sequential checks -> wait; 49 errors:
+//     8.565 -> fail.
 //   - p99 against an absolute limit, 1000 requests, k of them slower:
 //     evidence against "<= 1% slower" (prior Beta(1, 99)) reaches
 //     log 1000 = 6.908 at k = 27 (7.558; k = 26: 6.644); evidence against
@@ -66,6 +70,8 @@ func TestEvaluate(t *testing.T) {
 	latencyMax := Config{Latency: []LatencyRule{{Percentile: 99, Max: 200 * time.Millisecond}}, MaxErrorRate: -1, MaxErrorRateIncrease: -1}
 	latencyRatio := Config{Latency: []LatencyRule{{Percentile: 50, MaxRatio: 1.5}}, MaxErrorRate: -1, MaxErrorRateIncrease: -1}
 	lb := []float64{0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.2}
+	threeSequential := errorsOnly(50, -1, 0.01)
+	threeSequential.Latency = []LatencyRule{{Percentile: 99, Max: time.Second}, {Percentile: 50, Max: time.Second}}
 	tests := []struct {
 		name    string
 		cfg     Config
@@ -112,6 +118,12 @@ func TestEvaluate(t *testing.T) {
 			name: "canary far worse than stable fails", cfg: errorsOnly(50, -1, 0.01), in: totals(500, 241, 700, 2), want: Fail,
 			reasons: []string{"error-rate-increase: error rate 48.2% (241/500) vs stable 0.286% (2/700): exceeds allowed increase 1% (log e-value"},
 		},
+		{name: "47/1000 vs 90/9000 fails", cfg: errorsOnly(50, -1, 0.01), in: totals(1000, 47, 9000, 90), want: Fail,
+			reasons: []string{"(log e-value 6.93 >= 6.91)"}},
+		{name: "47/1000 vs 90/9000 waits when three sequential checks share alpha", cfg: threeSequential, in: totals(1000, 47, 9000, 90), want: Wait,
+			checks: map[string]Verdict{CheckErrorRateIncrease: Wait}, reasons: []string{"(log e-value 6.93, fails at 8.01)"}},
+		{name: "49/1000 vs 90/9000 fails with three sequential checks", cfg: threeSequential, in: totals(1000, 49, 9000, 90), want: Fail,
+			checks: map[string]Verdict{CheckErrorRateIncrease: Fail}, reasons: []string{"(log e-value 8.56 >= 8.01)"}},
 		{name: "canary within the allowed increase passes", cfg: errorsOnly(50, -1, 0.01), in: totals(20000, 200, 180000, 1800), want: Pass},
 		{name: "canary better than stable passes", cfg: errorsOnly(50, -1, 0.01), in: totals(5000, 0, 45000, 450), want: Pass},
 		{name: "no stable traffic waits", cfg: errorsOnly(50, -1, 0.01), in: totals(5000, 0, 0, 0), want: Wait,

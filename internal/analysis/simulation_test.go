@@ -1,10 +1,12 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -322,13 +324,19 @@ func TestSimulatedSlowCanary(t *testing.T) {
 		{[]LatencyRule{{Percentile: 99, MaxRatio: 1.5}}, 0.5, 40, 90},
 		{[]LatencyRule{{Percentile: 50, MaxRatio: 1.5}}, 0.1, 10, 20},
 		{[]LatencyRule{{Percentile: 50, MaxRatio: 1.5}}, 0.5, 5, 10},
+		// Both rules: they share Alpha, and p50 catches it first.
+		{defaultConfig().Latency, 0.1, 10, 20},
 	}
 	for _, tt := range tests {
 		cfg := Config{MinRequests: 50, MaxErrorRate: -1, MaxErrorRateIncrease: -1, Latency: tt.rules}
 		outs := runMany(scenario{Cfg: cfg, Stable: healthyRelease, Canary: canary, RPS: 300, CanaryShare: tt.share, Seconds: 600}, simRuns(100))
 		fails := summarize(outs, firstFail)
-		t.Logf("2x slower, p%g <= 1.5x stable, 300 req/s, %g%% to the canary: %d/%d aborted, after %d s median (%d canary requests), %d-%d s; e.g. %s",
-			tt.rules[0].Percentile, 100*tt.share, fails.count, fails.n, fails.median, int(float64(fails.median)*300*tt.share), fails.best, fails.worst, outs[0].Fail.Reason)
+		var rules []string
+		for _, r := range tt.rules {
+			rules = append(rules, fmt.Sprintf("p%g <= %gx stable", r.Percentile, r.MaxRatio))
+		}
+		t.Logf("2x slower, %s, 300 req/s, %g%% to the canary: %d/%d aborted, after %d s median (%d canary requests), %d-%d s; e.g. %s",
+			strings.Join(rules, " and "), 100*tt.share, fails.count, fails.n, fails.median, int(float64(fails.median)*300*tt.share), fails.best, fails.worst, outs[0].Fail.Reason)
 		if fails.count != fails.n || fails.median > tt.median || fails.worst > tt.worst {
 			t.Errorf("want every run aborted, median <= %d s, worst <= %d s; got %+v", tt.median, tt.worst, fails)
 		}
