@@ -1,9 +1,12 @@
 // Package analysis judges a canary against the stable release: built-in
-// checks on error rate and latency (absolute limits, limits relative to
-// stable over the same window, and a sequential statistical comparison),
-// plus pluggable checks (an HTTP webhook, a Prometheus instant query).
-// Decisions are values: every verdict carries the numbers, thresholds and
-// sample sizes that led to it.
+// checks on error rate and latency (a limit on the canary's current error
+// rate, and sequential tests, valid however often they are evaluated, on
+// everything served since the canary started: its error rate against
+// stable's, its latency percentiles against absolute limits and against
+// stable's), plus pluggable checks (an HTTP webhook, a Prometheus instant
+// query). Decisions are values: every verdict carries the numbers,
+// thresholds and sample sizes that led to it. docs/analysis.md explains
+// the statistics for users; stats.go cites the methods.
 package analysis
 
 import (
@@ -52,8 +55,9 @@ type Config struct {
 	MaxErrorRateIncrease float64       // canary - stable, sequential test on Total; < 0 disables
 	Latency              []LatencyRule // percentiles
 	// Alpha is the false-abort probability the sequential tests allow over
-	// the whole rollout (default 0.001); Beta the chance of passing a
-	// canary that is worse by the limits (default 0.05).
+	// the whole rollout (default 0.001; they share it equally); Beta the
+	// chance of passing a canary that is worse by the limits (default
+	// 0.05). Values outside (0, 1) mean the default.
 	Alpha, Beta float64
 }
 
