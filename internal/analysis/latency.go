@@ -105,11 +105,7 @@ func latencyRatioCheck(cfg Config, rule LatencyRule, in Input) CheckResult {
 	// Stable's percentile is at most upper and at least lower, at every
 	// look, except with probability Alpha/2 and Beta/2.
 	failAt, passAt := math.Log(2/cfg.alpha()), math.Log(2/cfg.beta())
-	upper, upperOver := hs.atRank(ns - lowestPlausible(ns, w, failAt, pr))
-	if upperOver {
-		upper = math.Inf(1) // only known to be above the last bound
-	}
-	lower, _ := hs.atRank(ns - highestPlausible(ns, w, passAt, pr))
+	upper, lower := stablePercentileRange(hs, ns, w, failAt, passAt, pr)
 
 	slowFail, _ := hc.slowerThan(rule.MaxRatio * upper)
 	_, slowPass := hc.slowerThan(rule.MaxRatio * lower)
@@ -121,6 +117,29 @@ func latencyRatioCheck(cfg Config, rule LatencyRule, in Input) CheckResult {
 	below := logEvidenceBelow(slowPass, nc, w, pr)
 	r.Verdict, r.Detail = shareVerdict(what, above, below, failAt, passAt)
 	return r
+}
+
+// stablePercentileRange bounds stable's true percentile q (the one with a
+// share w of requests above it) at every look. M, the number of stable's
+// requests at or below q, is Binomial(n, 1-w); the counts of requests above
+// q not rejected at levels e^-failAt and e^-passAt give M <= mHi and
+// M >= mLo. If q were above the (mHi+1)-th fastest request, M would exceed
+// mHi; if below the mLo-th, M would fall short of mLo (Howard & Ramdas
+// 2022, section 3). So q lies between those two order statistics, read
+// from the histogram: upper is +Inf when there are too few requests (or
+// the bound falls in the overflow bucket), lower is 0.
+func stablePercentileRange(h Histogram, n, w, failAt, passAt float64, pr betaPrior) (upper, lower float64) {
+	mHi := n - lowestPlausible(n, w, failAt, pr)
+	upper = math.Inf(1)
+	if mHi < n {
+		if v, overflow := h.atRank(mHi + 1); !overflow {
+			upper = v
+		}
+	}
+	if mLo := n - highestPlausible(n, w, passAt, pr); mLo > 0 {
+		lower, _ = h.atRank(mLo)
+	}
+	return upper, lower
 }
 
 // shareVerdict turns the two e-values of a share test into a verdict.
