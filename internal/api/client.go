@@ -175,11 +175,12 @@ func (c *Client) Rollout(ctx context.Context, id int64) (store.Rollout, error) {
 	return out, c.json(ctx, "GET", "/v1/rollouts/"+strconv.FormatInt(id, 10), nil, &out)
 }
 
-// WaitRollout polls until the rollout is no longer running.
-func (c *Client) WaitRollout(ctx context.Context, id int64, every time.Duration) (store.Rollout, error) {
+// WaitRollout polls until the rollout is no longer running, or (with
+// untilGate) until it waits at a manual gate for `slipway rollout promote`.
+func (c *Client) WaitRollout(ctx context.Context, id int64, every time.Duration, untilGate bool) (store.Rollout, error) {
 	for {
 		ro, err := c.Rollout(ctx, id)
-		if err != nil || ro.State != store.RolloutRunning {
+		if err != nil || ro.State != store.RolloutRunning || (untilGate && ro.Awaiting) {
 			return ro, err
 		}
 		select {

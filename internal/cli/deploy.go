@@ -82,7 +82,7 @@ type deployResult struct {
 
 // wait follows a rollout to its end.
 func wait(ctx context.Context, c *api.Client, ro store.Rollout, started time.Time) (deployResult, error) {
-	final, err := c.WaitRollout(ctx, ro.ID, 100*time.Millisecond)
+	final, err := c.WaitRollout(ctx, ro.ID, 100*time.Millisecond, true)
 	return deployResult{Rollout: final, Elapsed: time.Since(started)}, err
 }
 
@@ -96,6 +96,13 @@ func (g *globals) report(res deployResult, what string) error {
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
+	}
+	if ro.State == store.RolloutRunning && ro.Awaiting {
+		if !g.json {
+			fmt.Fprintf(g.stdout, "⏸ %s: %s/%s release %d is healthy and waiting (%s).\n  Continue with `slipway rollout promote %s --env %s`, or stop with `slipway rollout abort %s --env %s`.\n",
+				what, ro.App, ro.Env, ro.ToRelease, ro.Message, ro.App, ro.Env, ro.App, ro.Env)
+		}
+		return nil
 	}
 	if ro.State == store.RolloutSucceeded {
 		if !g.json {

@@ -75,7 +75,7 @@ func newRolloutCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "%s sent to rollout %d of %s/%s (release %d → %d)\n", action.name, ro.ID, ro.App, ro.Env, ro.FromRelease, ro.ToRelease)
 				if action.name == "abort" {
-					final, err := cl.WaitRollout(c.Context(), ro.ID, 100*time.Millisecond)
+					final, err := cl.WaitRollout(c.Context(), ro.ID, 100*time.Millisecond, false)
 					if err != nil {
 						return err
 					}

@@ -71,6 +71,10 @@ func (r *run) wait(ctx context.Context, o waitOpts) (*Outcome, error) {
 	paused, pausedAt := false, time.Time{}
 	lastJudge := time.Time{}
 	r.message(ctx, o.what)
+	if o.manual {
+		r.e.Store.SetRolloutAwaiting(ctx, r.ro.ID, true)
+		defer r.e.Store.SetRolloutAwaiting(context.WithoutCancel(ctx), r.ro.ID, false)
+	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {

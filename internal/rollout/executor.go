@@ -35,6 +35,8 @@ type Store interface {
 	SetRolloutProgress(ctx context.Context, id int64, phase string, step, weight int, message string) error
 	// SetRolloutMessage says what the rollout is doing, without progress.
 	SetRolloutMessage(ctx context.Context, id int64, message string) error
+	// SetRolloutAwaiting records that the rollout waits at a manual gate.
+	SetRolloutAwaiting(ctx context.Context, id int64, awaiting bool) error
 	// SetRolloutPaused records a hold or its release.
 	SetRolloutPaused(ctx context.Context, id int64, paused bool) error
 	// FinishRollout ends the rollout with a state and a reason.

@@ -25,7 +25,8 @@ func (r *run) blueGreen(ctx context.Context) (Outcome, error) {
 		return r.fail(ctx, ids, err.Error())
 	}
 	ro := r.env.Rollout
-	if r.ro.Strategy == spec.StrategyBlueGreen && (ro.PreviewHost != "" || ro.Promotion == "manual" || ro.PromoteAfter > 0) {
+	// A first deploy has nothing to protect: no preview, no promotion gate.
+	if r.ro.Strategy == spec.StrategyBlueGreen && r.ro.FromRelease != 0 && (ro.PreviewHost != "" || ro.Promotion == "manual" || ro.PromoteAfter > 0) {
 		what := "new release healthy"
 		if ro.PreviewHost != "" {
 			what += fmt.Sprintf(", previewing on %s", ro.PreviewHost)

@@ -43,7 +43,8 @@ type Rollout struct {
 	Step         int        `json:"step"`   // index of the current canary step
 	Weight       int        `json:"weight"` // canary weight now published
 	Paused       bool       `json:"paused"`
-	Message      string     `json:"message,omitempty"` // what it is doing now
+	Awaiting     bool       `json:"awaiting_promotion"` // at a manual gate: `slipway rollout promote` continues
+	Message      string     `json:"message,omitempty"`  // what it is doing now
 	NewInstances []string   `json:"new_instances"`
 	OldInstances []string   `json:"old_instances"`
 	CreatedBy    string     `json:"created_by"`
@@ -67,7 +68,7 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
-const rolloutCols = `id, app, env, COALESCE(from_release, 0), to_release, kind, strategy, state, phase, reason, step, weight, paused, message,
+const rolloutCols = `id, app, env, COALESCE(from_release, 0), to_release, kind, strategy, state, phase, reason, step, weight, paused, awaiting, message,
 	new_instances, old_instances, created_by, started_at, progress_at, finished_at`
 
 type scanner interface{ Scan(...any) error }
@@ -77,7 +78,7 @@ func scanRollout(row scanner) (Rollout, error) {
 	var newIDs, oldIDs, started, progress string
 	var finished sql.NullString
 	err := row.Scan(&r.ID, &r.App, &r.Env, &r.FromRelease, &r.ToRelease, &r.Kind, &r.Strategy, &r.State, &r.Phase, &r.Reason,
-		&r.Step, &r.Weight, &r.Paused, &r.Message, &newIDs, &oldIDs, &r.CreatedBy, &started, &progress, &finished)
+		&r.Step, &r.Weight, &r.Paused, &r.Awaiting, &r.Message, &newIDs, &oldIDs, &r.CreatedBy, &started, &progress, &finished)
 	if err != nil {
 		return r, err
 	}
@@ -175,6 +176,12 @@ func (s *Store) SetRolloutMessage(ctx context.Context, id int64, message string)
 	return err
 }
 
+// SetRolloutAwaiting records that a rollout waits at a manual gate.
+func (s *Store) SetRolloutAwaiting(ctx context.Context, id int64, awaiting bool) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE rollouts SET awaiting = ? WHERE id = ?`, awaiting, id)
+	return err
+}
+
 // SetRolloutPaused holds or releases a running rollout.
 func (s *Store) SetRolloutPaused(ctx context.Context, id int64, paused bool) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE rollouts SET paused = ? WHERE id = ? AND state = ?`, paused, id, RolloutRunning)
@@ -241,7 +248,7 @@ func (s *Store) FinishRollout(ctx context.Context, id int64, state, reason strin
 		if state != RolloutSucceeded {
 			weight = 0
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE rollouts SET state = ?, phase = ?, reason = ?, finished_at = ?, weight = ?, paused = 0, message = '' WHERE id = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE rollouts SET state = ?, phase = ?, reason = ?, finished_at = ?, weight = ?, paused = 0, awaiting = 0, message = '' WHERE id = ?`,
 			state, PhaseDone, reason, now, weight, id); err != nil {
 			return err
 		}

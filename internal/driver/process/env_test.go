@@ -84,3 +84,20 @@ func TestCheckEnviron(t *testing.T) {
 		}
 	}
 }
+
+func TestShellCommand(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"./hello", "exec ./hello"},
+		{"  ./hello --port $PORT ", "exec ./hello --port $PORT"},
+		{"exec ./hello", "exec ./hello"},
+		{"./migrate && ./hello", "./migrate && ./hello"},
+		{"./a; ./b", "./a; ./b"},
+		{"./hello > out.log", "./hello > out.log"},
+		{"(cd web && ./serve)", "(cd web && ./serve)"},
+	}
+	for _, tt := range tests {
+		if got := shellCommand(tt.in); got != tt.want {
+			t.Errorf("shellCommand(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -263,7 +264,7 @@ func (s *shim) run(ctx context.Context) error {
 // and it was stopped. It returns how long the process ran, and an error
 // only if it could not be started.
 func (s *shim) runOnce(ctx context.Context) (time.Duration, error) {
-	cmd := exec.Command("/bin/sh", "-c", s.cfg.Command)
+	cmd := exec.Command("/bin/sh", "-c", shellCommand(s.cfg.Command))
 	cmd.Dir = s.dir.app()
 	cmd.Env = s.cfg.ProcessEnv
 	cmd.Stdout, cmd.Stderr = s.out, s.out
@@ -371,4 +372,17 @@ func (s *shim) signalReady(err error) {
 	}
 	s.ready.Close()
 	s.ready = nil
+}
+
+// shellCommand prefixes a simple command with exec, so the shell replaces
+// itself with the app: the app then is the supervised process, gets its
+// signals directly, and dies with the shim (the parent-death signal
+// survives exec but not fork, and dash forks for `sh -c ./app`). Commands
+// with shell control operators run as written.
+func shellCommand(command string) string {
+	trimmed := strings.TrimSpace(command)
+	if strings.ContainsAny(trimmed, ";&|\n`()<>") || strings.HasPrefix(trimmed, "exec ") {
+		return command
+	}
+	return "exec " + trimmed
 }

@@ -3,7 +3,8 @@
 ALTER TABLE rollouts ADD COLUMN kind TEXT NOT NULL DEFAULT 'deploy';   -- deploy, rollback, promote, config
 ALTER TABLE rollouts ADD COLUMN step INTEGER NOT NULL DEFAULT 0;       -- index of the current canary step
 ALTER TABLE rollouts ADD COLUMN weight INTEGER NOT NULL DEFAULT 0;     -- canary weight now published
-ALTER TABLE rollouts ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;     -- 1 while held by `rollout pause` or a manual step
+ALTER TABLE rollouts ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;     -- 1 while held by `rollout pause`
+ALTER TABLE rollouts ADD COLUMN awaiting INTEGER NOT NULL DEFAULT 0;   -- 1 while waiting at a manual gate for `rollout promote`
 ALTER TABLE rollouts ADD COLUMN message TEXT NOT NULL DEFAULT '';      -- what the rollout is doing now
 ALTER TABLE rollouts ADD COLUMN progress_at TEXT NOT NULL DEFAULT '';  -- last time a step completed
 
