@@ -21,6 +21,7 @@ import (
 // server (Debian package "prometheus") scraping a small exporter served
 // by the test.
 func TestRealPrometheus(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Skip("prometheus binary not found in PATH: install it (Debian: apt-get install prometheus) to run this test")
