@@ -317,6 +317,12 @@ func (v *validator) analysis(p string, a Analysis) {
 	v.threshold(p+".min_requests", a.MinRequests, DefaultMinRequests)
 	v.fraction(p+".max_error_rate", a.MaxErrorRate)
 	v.fraction(p+".max_error_rate_increase", a.MaxErrorRateIncrease)
+	if f := a.MaxErrorRateIncrease; f != nil && *f == 0 {
+		// The judge passes a canary once there is evidence its excess is
+		// below the limit; with 0 that needs a canary strictly better than
+		// stable, so an equally good one would never pass.
+		v.addf(p+".max_error_rate_increase", "0 would abort every canary that is merely as good as stable; allow a small increase such as 0.005")
+	}
 
 	checked := map[float64]string{} // percentile -> the check that has it
 	for i, c := range a.Latency {
