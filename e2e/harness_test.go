@@ -45,13 +45,14 @@ func TestMain(m *testing.M) {
 // env is one Slipway installation: a data dir, a server, a proxy, and a
 // workspace holding a copy of examples/hello.
 type env struct {
-	t         *testing.T
-	data      string
-	work      string
-	apiAddr   string
-	proxyAddr string
-	server    *exec.Cmd
-	serverLog *bytes.Buffer
+	t           *testing.T
+	data        string
+	work        string
+	apiAddr     string
+	proxyAddr   string
+	metricsAddr string
+	server      *exec.Cmd
+	serverLog   *bytes.Buffer
 }
 
 func freePort(t *testing.T) string {
@@ -67,7 +68,7 @@ func freePort(t *testing.T) string {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, data: t.TempDir(), work: filepath.Join(t.TempDir(), "hello"),
-		apiAddr: freePort(t), proxyAddr: freePort(t)}
+		apiAddr: freePort(t), proxyAddr: freePort(t), metricsAddr: freePort(t)}
 	copyExample(t, e.work)
 	e.startServer()
 	t.Cleanup(e.teardown)
@@ -96,7 +97,8 @@ func copyExample(t *testing.T, dst string) {
 func (e *env) startServer() {
 	e.t.Helper()
 	e.serverLog = &bytes.Buffer{}
-	cmd := exec.Command(binary, "server", "--data", e.data, "--listen", e.apiAddr, "--proxy-listen", e.proxyAddr)
+	cmd := exec.Command(binary, "server", "--data", e.data, "--listen", e.apiAddr, "--proxy-listen", e.proxyAddr,
+		"--proxy-metrics-listen", e.metricsAddr)
 	cmd.Stdout, cmd.Stderr = e.serverLog, e.serverLog
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,4 +98,29 @@ func TestHelp(t *testing.T) {
 	if err != nil || json.Unmarshal(out, &schema) != nil || schema["$schema"] == nil {
 		t.Errorf("slipway schema: %v, output not a JSON Schema: %.200s", err, out)
 	}
+}
+
+// The proxy exports per-release metrics for a user's Prometheus.
+func TestProxyMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.deploy("staging", "v1")
+	for range 5 {
+		e.mustServe(stagingHost, "v1")
+	}
+	resp, err := http.Get("http://" + e.metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `slipway_proxy_requests_total{app="hello",class="2xx",env="staging",host="hello.staging.localhost",release="1"}`
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, want) {
+			if n := strings.TrimSpace(strings.TrimPrefix(line, want)); n == "0" {
+				t.Fatalf("metric counted no requests: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s in /metrics:\n%.2000s", want, body)
 }

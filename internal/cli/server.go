@@ -22,10 +22,11 @@ import (
 
 // serverConfig is what `slipway server` and `slipway demo` start.
 type serverConfig struct {
-	dataDir     string
-	listen      string
-	proxyListen string
-	logger      *slog.Logger
+	dataDir      string
+	listen       string
+	proxyListen  string
+	proxyMetrics string
+	logger       *slog.Logger
 }
 
 // runningServer is a control plane serving its API.
@@ -52,7 +53,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		return nil, err
 	}
 	cp, err := controlplane.Open(ctx, controlplane.Options{
-		DataDir: cfg.dataDir, ProxyListen: cfg.proxyListen,
+		DataDir: cfg.dataDir, ProxyListen: cfg.proxyListen, ProxyMetricsListen: cfg.proxyMetrics,
 		ProxyCommand: []string{exe, "proxy"}, Driver: drv, Logger: cfg.logger,
 	})
 	if err != nil {
@@ -111,6 +112,7 @@ func newServerCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfg.listen, "listen", "127.0.0.1:7070", "address of the API")
 	cmd.Flags().StringVar(&cfg.proxyListen, "proxy-listen", "127.0.0.1:8080", "address the proxy serves apps on")
+	cmd.Flags().StringVar(&cfg.proxyMetrics, "proxy-metrics-listen", "", "address where the proxy serves GET /metrics for Prometheus (default: only on its control socket)")
 	return cmd
 }
 
@@ -133,6 +135,7 @@ func newProxyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address to serve apps on")
 	cmd.Flags().StringVar(&opts.ControlSocket, "control", "", "unix socket the control plane feeds routes on")
 	cmd.Flags().StringVar(&opts.StatePath, "state", "", "file that keeps the last routing table across restarts")
+	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "also serve GET /metrics (Prometheus format) on this TCP address, for your Prometheus")
 	return cmd
 }
 

@@ -33,6 +33,8 @@ type Options struct {
 	DataDir string
 	// ProxyListen is where the proxy serves traffic (127.0.0.1:8080).
 	ProxyListen string
+	// ProxyMetricsListen, if set, is where the proxy serves /metrics.
+	ProxyMetricsListen string
 	// ProxyCommand is the argv that runs `slipway proxy`; the control plane
 	// appends --listen, --control and --state.
 	ProxyCommand []string

@@ -43,6 +43,9 @@ func (cp *ControlPlane) ensureProxy(ctx context.Context) error {
 		"--listen", cp.opts.ProxyListen,
 		"--control", filepath.Join(cp.opts.DataDir, "proxy.sock"),
 		"--state", filepath.Join(cp.opts.DataDir, "proxy-table.json"))
+	if cp.opts.ProxyMetricsListen != "" {
+		args = append(args, "--metrics-listen", cp.opts.ProxyMetricsListen)
+	}
 	cmd := exec.Command(cp.opts.ProxyCommand[0], args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
