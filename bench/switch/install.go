@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/product"
 )
 
 // buildBinaries builds the example app and the slipway binary into the
@@ -18,39 +20,14 @@ import (
 // buildSlipway says why.
 func (b *bench) buildBinaries(ctx context.Context) error {
 	b.hello = filepath.Join(b.tmp, "bin", "hello")
-	if err := b.goBuild(ctx, b.hello, "./examples/hello"); err != nil {
+	if err := product.GoBuild(ctx, b.repo, b.hello, "./examples/hello"); err != nil {
 		return err
 	}
 	b.slipway = filepath.Join(b.tmp, "bin", "slipway")
-	if err := b.goBuild(ctx, b.slipway, "./cmd/slipway"); err != nil {
+	if err := product.GoBuild(ctx, b.repo, b.slipway, "./cmd/slipway"); err != nil {
 		b.slipway, b.slipwayErr = "", err
 	}
 	return nil
-}
-
-func (b *bench) goBuild(ctx context.Context, out, pkg string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = b.repo
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		lines := strings.SplitN(string(bytes.TrimSpace(out)), "\n", 4)
-		return fmt.Errorf("go build %s: %w: %s", pkg, err, strings.Join(lines[:min(len(lines), 3)], "; "))
-	}
-	return nil
-}
-
-// revision describes the checkout measured: its commit and whether it
-// has uncommitted changes.
-func revision(repo string) string {
-	out, err := exec.Command("git", "-C", repo, "rev-parse", "--short=12", "HEAD").Output()
-	if err != nil {
-		return "unknown revision (not a git checkout)"
-	}
-	rev := "commit " + strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "-C", repo, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
-		rev += " with uncommitted changes"
-	}
-	return rev
 }
 
 // findNginx returns the nginx binary, installing Debian's nginx-light

@@ -7,98 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/loadgen"
 )
-
-// window is the outcome of a measured load run.
-type window struct {
-	requests, errors, retries int
-	rps                       float64
-	p50, p99                  time.Duration
-	firstErr                  string
-}
-
-// measure runs concurrency closed-loop keep-alive clients against addr for
-// warmup, then for duration recording every latency. mark, if set, is
-// called as the measured part starts and as it ends (to read CPU
-// counters). It returns early, with what it has, if ctx ends.
-func measure(ctx context.Context, addr, host string, concurrency int, warmup, duration time.Duration, mark func(start bool)) window {
-	var (
-		mu       sync.Mutex
-		all      []time.Duration
-		w        window
-		wg       sync.WaitGroup
-		measured = time.Now().Add(warmup)
-		end      = measured.Add(duration)
-	)
-	for range concurrency {
-		wg.Go(func() {
-			c := newClient(addr, host)
-			defer c.close()
-			lat := make([]time.Duration, 0, 1<<15)
-			var errs, retries int
-			var firstErr string
-			for ctx.Err() == nil {
-				start := time.Now()
-				if !start.Before(end) {
-					break
-				}
-				status, _, retried, err := c.get()
-				if err == nil && status != 200 {
-					err = fmt.Errorf("status %d", status)
-				}
-				if start.Before(measured) {
-					continue
-				}
-				if retried {
-					retries++
-				}
-				if err != nil {
-					if firstErr == "" {
-						firstErr = err.Error()
-					}
-					errs++
-					continue
-				}
-				lat = append(lat, time.Since(start))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			w.errors += errs
-			w.retries += retries
-			if w.firstErr == "" {
-				w.firstErr = firstErr
-			}
-			mu.Unlock()
-		})
-	}
-	if mark != nil {
-		sleepUntil(ctx, measured)
-		mark(true)
-		sleepUntil(ctx, end)
-		mark(false)
-	}
-	wg.Wait()
-	slices.Sort(all)
-	w.requests = len(all)
-	w.rps = float64(len(all)) / duration.Seconds()
-	w.p50, w.p99 = percentile(all, 50), percentile(all, 99)
-	return w
-}
-
-func sleepUntil(ctx context.Context, t time.Time) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Until(t)):
-	}
-}
-
-// percentile of sorted durations; 0 for none.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
-}
 
 // traffic is continuous closed-loop load that records, for every
 // response, when it completed and which version answered, so that switches
@@ -167,12 +78,12 @@ func (t *traffic) longestStall() (s stall, n int) {
 func (t *traffic) now() time.Duration { return time.Since(t.base) }
 
 func (t *traffic) worker(ctx context.Context, addr, host string) {
-	c := newClient(addr, host)
-	defer c.close()
+	c := loadgen.NewClient(addr, host)
+	defer c.Close()
 	evs := make([]event, 0, 1<<16)
 	for ctx.Err() == nil {
 		start := time.Since(t.base)
-		status, body, retried, err := c.get()
+		status, body, retried, err := c.Get()
 		at := time.Since(t.base)
 		t.sent.Add(1)
 		if retried {

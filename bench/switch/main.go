@@ -46,6 +46,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/proc"
+	"github.com/slipway-dev/slipway/bench/internal/product"
+	"github.com/slipway-dev/slipway/bench/internal/results"
 )
 
 // options are the command's flags.
@@ -73,8 +77,8 @@ type bench struct {
 	opts       options
 	repo       string // module root
 	tmp        string
-	procs      *procs
-	pin        *pinning
+	procs      *proc.Group
+	pin        *proc.Pinning
 	hello      string // binaries
 	slipway    string // "" when cmd/slipway does not build
 	slipwayErr error  // why
@@ -163,27 +167,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	b := &bench{opts: opts}
-	if b.repo, err = moduleRoot(); err != nil {
+	if b.repo, err = product.ModuleRoot(); err != nil {
 		return err
 	}
 	if b.tmp, err = os.MkdirTemp("", "slipway-switch-"); err != nil {
 		return err
 	}
 	defer os.RemoveAll(b.tmp)
-	b.pin = &pinning{}
-	b.procs = &procs{dir: filepath.Join(b.tmp, "logs"), pin: b.pin}
-	if err := os.MkdirAll(b.procs.dir, 0o755); err != nil {
+	b.pin = &proc.Pinning{}
+	b.procs = &proc.Group{Dir: filepath.Join(b.tmp, "logs"), Pin: b.pin}
+	if err := os.MkdirAll(b.procs.Dir, 0o755); err != nil {
 		return err
 	}
-	defer b.procs.stopAll()
+	defer b.procs.StopAll()
 
 	started := time.Now()
-	info := machineInfo()
+	info := results.Machine()
 	b.say("building examples/hello and cmd/slipway")
 	if err := b.buildBinaries(ctx); err != nil {
 		return err
 	}
-	versions := []string{"slipway " + revision(b.repo), runtime.Version()}
+	versions := []string{"slipway " + product.Revision(b.repo), runtime.Version()}
 	if opts.parts[1] || opts.parts[3] {
 		b.findPeers(ctx, &versions)
 	}
@@ -218,7 +222,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	r.skipped = b.skipped
-	r.loadEnd = loadAverage()
+	r.loadEnd = results.LoadAverage()
 	r.elapsed = time.Since(started)
 	r.print(out)
 	if r.rollback != nil && (r.rollback.failed > 0 || len(r.rollback.cliFailures) > 0) {
@@ -266,9 +270,9 @@ func (b *bench) pinSelf() string {
 	case n < 2:
 		return "not pinned (one CPU): load generator, proxies and backends share it"
 	}
-	b.pin.taskset, b.pin.serve, b.pin.load, b.pin.all = ts, "0", "1", fmt.Sprintf("0-%d", n-1)
-	if out, err := exec.Command(ts, "-a", "-p", "-c", b.pin.load, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
-		b.pin.taskset = ""
+	b.pin.Taskset, b.pin.Serve, b.pin.Load, b.pin.All = ts, "0", "1", fmt.Sprintf("0-%d", n-1)
+	if out, err := exec.Command(ts, "-a", "-p", "-c", b.pin.Load, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+		b.pin.Taskset = ""
 		return fmt.Sprintf("not pinned (taskset failed: %v: %s)", err, strings.TrimSpace(string(out)))
 	}
 	runtime.GOMAXPROCS(1)
@@ -277,18 +281,4 @@ func (b *bench) pinSelf() string {
 
 func (b *bench) say(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-// moduleRoot is the directory of the slipway module's go.mod.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	raw, err := os.ReadFile(gomod)
-	if err != nil || !strings.Contains(string(raw), "module github.com/slipway-dev/slipway\n") {
-		return "", errors.New("run this from the slipway repository: go run ./bench/switch")
-	}
-	return filepath.Dir(gomod), nil
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/loadgen"
+	"github.com/slipway-dev/slipway/bench/internal/proc"
+	"github.com/slipway-dev/slipway/bench/internal/results"
 )
 
 // overheadRow is one target at one concurrency: the median of its
@@ -15,9 +18,9 @@ type overheadRow struct {
 	target      string
 	concurrency int
 	rounds      int
-	w           window        // medians of requests/s and latencies; errors summed
-	proxyCPU    time.Duration // per request; 0 for direct
-	proxyCPUMin time.Duration // lowest and highest round
+	w           loadgen.Window // medians of requests/s and latencies; errors summed
+	proxyCPU    time.Duration  // per request; 0 for direct
+	proxyCPUMin time.Duration  // lowest and highest round
 	proxyCPUMax time.Duration
 	backendCPU  time.Duration // per request
 	loadCPU     time.Duration // per request, the load generator's own
@@ -38,7 +41,7 @@ func (b *bench) overhead(ctx context.Context) ([]overheadRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer b.procs.stop(backendCmd, 5*time.Second)
+	defer b.procs.Stop(backendCmd, 5*time.Second)
 
 	targets := []loadTarget{{name: "direct", addr: backend, host: benchHost}}
 	for _, kind := range b.opts.proxies {
@@ -48,7 +51,7 @@ func (b *bench) overhead(ctx context.Context) ([]overheadRow, error) {
 			b.skipped = append(b.skipped, fmt.Sprintf("%s (part 1): %v", kind, err))
 			continue
 		}
-		defer b.procs.stop(p.cmd, 5*time.Second)
+		defer b.procs.Stop(p.cmd, 5*time.Second)
 		targets = append(targets, loadTarget{name: kind, pid: p.cmd.Process.Pid, addr: p.addr, host: p.host})
 	}
 
@@ -65,9 +68,9 @@ func (b *bench) overhead(ctx context.Context) ([]overheadRow, error) {
 				}
 				samples[t][conc] = append(samples[t][conc], r)
 				b.say("  round %d %-8s %2d clients: %8.0f req/s  p50 %s  p99 %s  proxy CPU %s/req  errors %d",
-					round, t.name, conc, r.w.rps, fmtDur(r.w.p50), fmtDur(r.w.p99), fmtDur(r.proxyCPU), r.w.errors)
-				if r.w.errors > 0 {
-					b.say("    first error: %s", r.w.firstErr)
+					round, t.name, conc, r.w.RPS, results.Dur(r.w.P50), results.Dur(r.w.P99), results.Dur(r.proxyCPU), r.w.Errors)
+				if r.w.Errors > 0 {
+					b.say("    first error: %s", r.w.FirstErr)
 				}
 			}
 		}
@@ -85,12 +88,12 @@ func (b *bench) overhead(ctx context.Context) ([]overheadRow, error) {
 // of the proxy, the backend and this process over the measured window.
 func (b *bench) measureTarget(ctx context.Context, t loadTarget, backendPid, conc int) overheadRow {
 	var p0, b0, l0, p1, b1, l1 time.Duration
-	w := measure(ctx, t.addr, t.host, conc, b.opts.warmup, b.opts.duration, func(start bool) {
+	w := loadgen.Measure(ctx, t.addr, t.host, conc, b.opts.warmup, b.opts.duration, func(start bool) {
 		var p time.Duration
 		if t.pid > 0 {
-			p = treeCPU(t.pid)
+			p = proc.TreeCPU(t.pid)
 		}
-		bk, l := treeCPU(backendPid), selfCPU()
+		bk, l := proc.TreeCPU(backendPid), proc.SelfCPU()
 		if start {
 			p0, b0, l0 = p, bk, l
 		} else {
@@ -98,8 +101,8 @@ func (b *bench) measureTarget(ctx context.Context, t loadTarget, backendPid, con
 		}
 	})
 	r := overheadRow{target: t.name, concurrency: conc, rounds: 1, w: w}
-	if w.requests > 0 {
-		n := time.Duration(w.requests)
+	if w.Requests > 0 {
+		n := time.Duration(w.Requests)
 		r.proxyCPU, r.backendCPU, r.loadCPU = (p1-p0)/n, (b1-b0)/n, (l1-l0)/n
 	}
 	r.proxyCPUMin, r.proxyCPUMax = r.proxyCPU, r.proxyCPU
@@ -124,19 +127,19 @@ func medianRow(rounds []overheadRow) overheadRow {
 	out := rounds[0]
 	out.rounds = len(rounds)
 	rps := make([]float64, len(rounds))
-	out.w.errors, out.w.requests, out.w.firstErr = 0, 0, ""
+	out.w.Errors, out.w.Requests, out.w.FirstErr = 0, 0, ""
 	for i, r := range rounds {
-		rps[i] = r.w.rps
-		out.w.errors += r.w.errors
-		out.w.requests += r.w.requests
-		if out.w.firstErr == "" {
-			out.w.firstErr = r.w.firstErr
+		rps[i] = r.w.RPS
+		out.w.Errors += r.w.Errors
+		out.w.Requests += r.w.Requests
+		if out.w.FirstErr == "" {
+			out.w.FirstErr = r.w.FirstErr
 		}
 	}
 	slices.Sort(rps)
-	out.w.rps = rps[(len(rps)-1)/2]
-	out.w.p50 = med(func(r overheadRow) time.Duration { return r.w.p50 })
-	out.w.p99 = med(func(r overheadRow) time.Duration { return r.w.p99 })
+	out.w.RPS = rps[(len(rps)-1)/2]
+	out.w.P50 = med(func(r overheadRow) time.Duration { return r.w.P50 })
+	out.w.P99 = med(func(r overheadRow) time.Duration { return r.w.P99 })
 	out.proxyCPU = med(func(r overheadRow) time.Duration { return r.proxyCPU })
 	out.backendCPU = med(func(r overheadRow) time.Duration { return r.backendCPU })
 	out.loadCPU = med(func(r overheadRow) time.Duration { return r.loadCPU })
@@ -150,24 +153,18 @@ func medianRow(rounds []overheadRow) overheadRow {
 // startHello runs the example app with PORT and GREETING on the serving
 // CPU and waits until it listens.
 func (b *bench) startHello(ctx context.Context, name, greeting string) (string, *exec.Cmd, error) {
-	addr, err := freePort()
+	addr, err := proc.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd, err := b.procs.start(child{name: name, cpus: b.pin.serve, argv: []string{b.hello},
-		env: []string{"PORT=" + fmt.Sprint(portOf(addr)), "GREETING=" + greeting}})
+	cmd, err := b.procs.Start(proc.Child{Name: name, CPUs: b.pin.Serve, Argv: []string{b.hello},
+		Env: []string{"PORT=" + fmt.Sprint(proc.PortOf(addr)), "GREETING=" + greeting}})
 	if err != nil {
 		return "", nil, err
 	}
-	if err := waitListening(ctx, addr, cmd, 10*time.Second); err != nil {
-		b.procs.stop(cmd, time.Second)
-		return "", nil, fmt.Errorf("%s: %w: %s", name, err, b.procs.logTail(name, 5))
+	if err := proc.WaitListening(ctx, addr, cmd, 10*time.Second); err != nil {
+		b.procs.Stop(cmd, time.Second)
+		return "", nil, fmt.Errorf("%s: %w: %s", name, err, b.procs.LogTail(name, 5))
 	}
 	return addr, cmd, nil
-}
-
-// selfCPU is the CPU time this process (the load generator) used so far.
-func selfCPU() time.Duration {
-	st, _ := readStat(os.Getpid())
-	return st.cpu
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slipway-dev/slipway/bench/internal/proc"
 	"github.com/slipway-dev/slipway/internal/proxy"
 )
 
@@ -87,13 +88,13 @@ func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freePort()
+	addr, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(dir, "control.sock")
-	cmd, err := b.procs.start(child{name: "slipway-proxy", cpus: b.pin.serve, argv: []string{self},
-		env: []string{roleEnv + "=proxy", "PROXY_LISTEN=" + addr, "PROXY_CONTROL=" + sock,
+	cmd, err := b.procs.Start(proc.Child{Name: "slipway-proxy", CPUs: b.pin.Serve, Argv: []string{self},
+		Env: []string{roleEnv + "=proxy", "PROXY_LISTEN=" + addr, "PROXY_CONTROL=" + sock,
 			"PROXY_STATE=" + filepath.Join(dir, "table.json")}})
 	if err != nil {
 		return nil, err
@@ -116,14 +117,14 @@ func (b *bench) startSlipwayProxy(ctx context.Context, backends []string, health
 		}}
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(ctx) != nil {
-		if time.Now().After(deadline) || !alive(cmd.Process.Pid) {
-			b.procs.stop(cmd, time.Second)
-			return nil, fmt.Errorf("slipway proxy did not answer on %s: %s", sock, b.procs.logTail("slipway-proxy", 5))
+		if time.Now().After(deadline) || !proc.Alive(cmd.Process.Pid) {
+			b.procs.Stop(cmd, time.Second)
+			return nil, fmt.Errorf("slipway proxy did not answer on %s: %s", sock, b.procs.LogTail("slipway-proxy", 5))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if _, err := c.SetTable(ctx, table(1, 1, backends)); err != nil {
-		b.procs.stop(cmd, time.Second)
+		b.procs.Stop(cmd, time.Second)
 		return nil, err
 	}
 	return p, nil
@@ -140,7 +141,7 @@ func (b *bench) startNginx(ctx context.Context, backends []string) (*proxyUnderT
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freePort()
+	addr, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -165,15 +166,15 @@ func (b *bench) startNginx(ctx context.Context, backends []string) (*proxyUnderT
 		}
 		_ = filepath.WalkDir(dir, func(p string, _ os.DirEntry, _ error) error { return os.Chown(p, nobody, nobody) })
 	}
-	cmd, err := b.procs.start(child{name: "nginx", cpus: b.pin.serve, uid: uid,
-		argv: []string{b.nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}})
+	cmd, err := b.procs.Start(proc.Child{Name: "nginx", CPUs: b.pin.Serve, UID: uid,
+		Argv: []string{b.nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}})
 	if err != nil {
 		return nil, err
 	}
-	if err := waitListening(ctx, addr, cmd, 10*time.Second); err != nil {
-		b.procs.stop(cmd, time.Second)
+	if err := proc.WaitListening(ctx, addr, cmd, 10*time.Second); err != nil {
+		b.procs.Stop(cmd, time.Second)
 		tail, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		return nil, fmt.Errorf("nginx: %w: %s %s", err, b.procs.logTail("nginx", 5), tail)
+		return nil, fmt.Errorf("nginx: %w: %s %s", err, b.procs.LogTail("nginx", 5), tail)
 	}
 	return &proxyUnderTest{name: "nginx", addr: addr, host: benchHost, cmd: cmd,
 		switchTo: func(ctx context.Context, _, _ int, backends []string) error {
@@ -223,11 +224,11 @@ func (b *bench) startCaddy(ctx context.Context, backends []string) (*proxyUnderT
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freePort()
+	addr, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	admin, err := freePort()
+	admin, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -253,15 +254,15 @@ func (b *bench) startCaddy(ctx context.Context, backends []string) (*proxyUnderT
 	if err := os.WriteFile(conf, config(backends), 0o644); err != nil {
 		return nil, err
 	}
-	cmd, err := b.procs.start(child{name: "caddy", cpus: b.pin.serve,
-		env:  []string{"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(dir, "config")},
-		argv: []string{b.caddy, "run", "--config", conf}})
+	cmd, err := b.procs.Start(proc.Child{Name: "caddy", CPUs: b.pin.Serve,
+		Env:  []string{"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(dir, "config")},
+		Argv: []string{b.caddy, "run", "--config", conf}})
 	if err != nil {
 		return nil, err
 	}
-	if err := waitListening(ctx, addr, cmd, 15*time.Second); err != nil {
-		b.procs.stop(cmd, time.Second)
-		return nil, fmt.Errorf("caddy: %w: %s", err, b.procs.logTail("caddy", 5))
+	if err := proc.WaitListening(ctx, addr, cmd, 15*time.Second); err != nil {
+		b.procs.Stop(cmd, time.Second)
+		return nil, fmt.Errorf("caddy: %w: %s", err, b.procs.LogTail("caddy", 5))
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	return &proxyUnderTest{name: "caddy", addr: addr, host: benchHost, cmd: cmd,

@@ -3,10 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"strings"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/loadgen"
+	"github.com/slipway-dev/slipway/bench/internal/results"
 )
 
 // report is everything a run prints at the end, as Markdown.
@@ -22,38 +23,6 @@ type report struct {
 	skipped  []string
 	loadEnd  string
 	elapsed  time.Duration
-}
-
-// machineInfo describes the machine and the moment, for the results.
-func machineInfo() []string {
-	model := "unknown CPU"
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(raw), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return []string{
-		"date: " + time.Now().Format("2006-01-02 15:04 MST"),
-		fmt.Sprintf("machine: %d CPUs (nproc), %s, Linux %s, %s/%s", runtime.NumCPU(), model,
-			strings.TrimSpace(string(kernel)), runtime.GOOS, runtime.GOARCH),
-		"load average at start (1, 5, 15 min): " + loadAverage(),
-	}
-}
-
-func loadAverage() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(raw))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func (r *report) print(w io.Writer) {
@@ -91,7 +60,7 @@ func (r *report) printOverhead(w io.Writer) {
 		"shows the lowest–highest round). CPU/req is user+system time of the process tree over the measured "+
 		"window divided by the requests in it (/proc ticks of 10 ms). Errors are summed over the rounds.\n\n",
 		len("bench [v1] pid 12345\n"), r.opts.duration, r.opts.warmup, r.opts.rounds)
-	direct := map[int]window{}
+	direct := map[int]loadgen.Window{}
 	for _, o := range r.overhead {
 		if o.target == "direct" {
 			direct[o.concurrency] = o.w
@@ -104,17 +73,17 @@ func (r *report) printOverhead(w io.Writer) {
 		ratio, addP50, addP99, pcpu := "1.00", "", "", "–"
 		if o.target != "direct" {
 			ratio = "–"
-			if d.rps > 0 {
-				ratio = fmt.Sprintf("%.2f", o.w.rps/d.rps)
+			if d.RPS > 0 {
+				ratio = fmt.Sprintf("%.2f", o.w.RPS/d.RPS)
 			}
-			addP50, addP99 = fmtDelta(o.w.p50-d.p50), fmtDelta(o.w.p99-d.p99)
-			pcpu = fmt.Sprintf("%s (%s–%s)", fmtDur(o.proxyCPU), trimUnit(fmtDur(o.proxyCPUMin)), fmtDur(o.proxyCPUMax))
+			addP50, addP99 = results.Delta(o.w.P50-d.P50), results.Delta(o.w.P99-d.P99)
+			pcpu = fmt.Sprintf("%s (%s–%s)", results.Dur(o.proxyCPU), results.TrimUnit(results.Dur(o.proxyCPUMin)), results.Dur(o.proxyCPUMax))
 		}
-		rows = append(rows, []string{o.target, fmt.Sprint(o.concurrency), fmt.Sprintf("%.0f", o.w.rps), ratio,
-			fmtDur(o.w.p50), fmtDur(o.w.p99), addP50, addP99, pcpu, fmtDur(o.backendCPU), fmtDur(o.loadCPU),
-			fmt.Sprint(o.w.errors)})
+		rows = append(rows, []string{o.target, fmt.Sprint(o.concurrency), fmt.Sprintf("%.0f", o.w.RPS), ratio,
+			results.Dur(o.w.P50), results.Dur(o.w.P99), addP50, addP99, pcpu, results.Dur(o.backendCPU), results.Dur(o.loadCPU),
+			fmt.Sprint(o.w.Errors)})
 	}
-	table(w, rows)
+	results.Table(w, rows)
 }
 
 func (r *report) printRollback(w io.Writer) {
@@ -140,15 +109,15 @@ func (r *report) printRollback(w io.Writer) {
 		statRow("proxy applied the table (seen by the poll) → first response from the target release", rb.proxyFirst),
 		statRow("proxy applied the table (seen by the poll) → all traffic on the target release", rb.proxyLevel),
 	}
-	table(w, rows)
+	results.Table(w, rows)
 	fmt.Fprintf(w, "\nThe poll saw each table change within %s (p50; max %s) of it happening, so the last two rows are "+
 		"accurate to about that much, and negative when the clients saw the switch before the poll did.\n",
-		fmtDur(rb.pollResolution.p50), fmtDur(rb.pollResolution.max))
+		results.Dur(rb.pollResolution.P50), results.Dur(rb.pollResolution.Max))
 	fmt.Fprintf(w, "\n%s\n", stallNote(rb.stall, rb.stalls, rb.disturbs, r.opts.switches))
 	fmt.Fprintf(w, "\nRequest latency during the rollbacks: p50 %s, p99 %s, max %s. Switches not settled before the next: %d. "+
 		"Proxy process: RSS %s → %s, open files %d → %d.\n",
-		fmtDur(rb.latP50), fmtDur(rb.latP99), fmtDur(rb.latMax), rb.unsettled,
-		fmtMiB(rb.memBefore.rssKiB), fmtMiB(rb.memAfter.rssKiB), rb.memBefore.fds, rb.memAfter.fds)
+		results.Dur(rb.latP50), results.Dur(rb.latP99), results.Dur(rb.latMax), rb.unsettled,
+		results.MiB(rb.memBefore.RSSKiB), results.MiB(rb.memAfter.RSSKiB), rb.memBefore.FDs, rb.memAfter.FDs)
 }
 
 func (r *report) printWarm(w io.Writer) {
@@ -167,21 +136,21 @@ func (r *report) printWarm(w io.Writer) {
 	rows := [][]string{{"proxy", "after switches", "RSS", "upstream conns live / old", "open files", "threads", "processes"}}
 	for _, x := range r.warm {
 		for _, s := range x.snaps {
-			rows = append(rows, []string{x.proxy, fmt.Sprint(s.after), fmtMiB(s.mem.rssKiB),
-				fmt.Sprintf("%d / %d", s.live, s.old), fmt.Sprint(s.mem.fds), fmt.Sprint(s.mem.threads), fmt.Sprint(s.mem.procs)})
+			rows = append(rows, []string{x.proxy, fmt.Sprint(s.after), results.MiB(s.mem.RSSKiB),
+				fmt.Sprintf("%d / %d", s.live, s.old), fmt.Sprint(s.mem.FDs), fmt.Sprint(s.mem.Threads), fmt.Sprint(s.mem.Procs)})
 		}
 	}
-	table(w, rows)
+	results.Table(w, rows)
 	fmt.Fprintln(w)
 	rows = [][]string{{"proxy", "switches", "failed requests", "re-sent", "switch call",
 		"call → first response from new", "call → all traffic on new", "call returned → first from new", "not settled"}}
-	pm := func(s durationStats) string { return fmtDur(s.p50) + " / " + fmtDur(s.max) }
+	pm := func(s results.Stats) string { return results.Dur(s.P50) + " / " + results.Dur(s.Max) }
 	for _, x := range r.warm {
 		rows = append(rows, []string{x.proxy, fmt.Sprint(x.switches), fmt.Sprintf("%d of %d", x.failed, x.sent),
 			fmt.Sprint(x.retries), pm(x.call), pm(x.firstNew), pm(x.allNew), pm(x.afterCall),
 			fmt.Sprint(x.unsettled + x.timeouts)})
 	}
-	table(w, rows)
+	results.Table(w, rows)
 	fmt.Fprintln(w, "\nDurations are p50 / max over the switches, from issuing the switch unless the column says otherwise.")
 	fmt.Fprintln(w)
 	for _, x := range r.warm {
@@ -201,73 +170,17 @@ func (r *report) printWarm(w io.Writer) {
 // the machine's rather than the proxy's.
 func stallNote(longest stall, n, disturbs, switches int) string {
 	if n == 0 {
-		return fmt.Sprintf("The load generator never stalled for more than %s.", fmtDur(stallMin))
+		return fmt.Sprintf("The load generator never stalled for more than %s.", results.Dur(stallMin))
 	}
 	return fmt.Sprintf("The load generator itself stalled %d times for more than %s (longest %s); %d of %d switches "+
 		"overlapped such a stall, so their timings say more about the machine than the proxy.",
-		n, fmtDur(stallMin), fmtDur(longest.length), disturbs, switches)
+		n, results.Dur(stallMin), results.Dur(longest.length), disturbs, switches)
 }
 
-func statRow(name string, s durationStats) []string {
-	n := fmt.Sprint(s.n)
-	if s.missing > 0 {
-		n += fmt.Sprintf(" (%d never)", s.missing)
+func statRow(name string, s results.Stats) []string {
+	n := fmt.Sprint(s.N)
+	if s.Missing > 0 {
+		n += fmt.Sprintf(" (%d never)", s.Missing)
 	}
-	return []string{name, fmtDur(s.p50), fmtDur(s.max), n}
+	return []string{name, results.Dur(s.P50), results.Dur(s.Max), n}
 }
-
-// table prints rows as a Markdown table with aligned columns.
-func table(w io.Writer, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], len([]rune(c)))
-		}
-	}
-	line := func(cells []string) {
-		var b strings.Builder
-		b.WriteString("|")
-		for i, c := range cells {
-			fmt.Fprintf(&b, " %s%s |", c, strings.Repeat(" ", widths[i]-len([]rune(c))))
-		}
-		fmt.Fprintln(w, b.String())
-	}
-	line(rows[0])
-	sep := make([]string, len(widths))
-	for i, n := range widths {
-		sep[i] = strings.Repeat("-", n)
-	}
-	line(sep)
-	for _, r := range rows[1:] {
-		line(r)
-	}
-}
-
-// fmtDur prints a duration in µs below 10 ms, else in ms.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-" + fmtDur(-d)
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
-	case d < 10*time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-	}
-	return d.Round(time.Millisecond).String()
-}
-
-// trimUnit drops the unit of a formatted duration (for ranges).
-func trimUnit(s string) string {
-	v, _, _ := strings.Cut(s, " ")
-	return v
-}
-
-// fmtDelta prints a signed difference.
-func fmtDelta(d time.Duration) string {
-	if d < 0 {
-		return fmtDur(d)
-	}
-	return "+" + fmtDur(d)
-}
-
-func fmtMiB(kib int) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }

@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/slipway-dev/slipway/bench/internal/loadgen"
+	"github.com/slipway-dev/slipway/bench/internal/proc"
+	"github.com/slipway-dev/slipway/bench/internal/product"
+	"github.com/slipway-dev/slipway/bench/internal/results"
 	"github.com/slipway-dev/slipway/internal/proxy"
 )
 
@@ -32,19 +31,19 @@ type rollbackReport struct {
 	stall            stall
 	stalls, disturbs int
 	// Durations from issuing the command, one per switch.
-	cli, publish, firstNew, allNew durationStats
+	cli, publish, firstNew, allNew results.Stats
 	// From the proxy applying the table to the first response from the
 	// target, and to all traffic on it.
 	// Negative when the clients saw the switch before the 2 ms poll did.
-	proxyFirst, proxyLevel durationStats
+	proxyFirst, proxyLevel results.Stats
 	// How precisely the poll timed each table change.
-	pollResolution durationStats
+	pollResolution results.Stats
 	unsettled      int
 	// Latency of every request during the switches.
 	latP50, latP99, latMax time.Duration
 	// The proxy process under load before the first and after the last
 	// rollback.
-	memBefore, memAfter memory
+	memBefore, memAfter proc.Memory
 }
 
 const stagingHost = "hello.staging.localhost"
@@ -55,39 +54,19 @@ const stagingHost = "hello.staging.localhost"
 func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 	data := filepath.Join(b.tmp, "server-data")
 	work := filepath.Join(b.tmp, "workspace", "hello")
-	if err := copyExample(filepath.Join(b.repo, "examples", "hello"), work); err != nil {
+	if err := product.CopyExample(b.repo, work); err != nil {
 		return nil, err
 	}
-	api, err := freePort()
+	server, err := product.StartServer(ctx, b.procs, b.slipway, data, b.pin.Serve)
 	if err != nil {
 		return nil, err
 	}
-	paddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	// The server starts the proxy and the instance shims detached (their
-	// own sessions, so that they outlive it); they are found by data dir.
-	b.procs.onStopAll(func() { killByPath(data) })
-	server, err := b.procs.start(child{name: "slipway-server", cpus: b.pin.serve,
-		argv: []string{b.slipway, "server", "--data", data, "--listen", api, "--proxy-listen", paddr}})
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		b.procs.stop(server, 15*time.Second)
-		killByPath(data)
-	}()
-	if err := waitHTTP(ctx, "http://"+api+"/v1/healthz", 20*time.Second); err != nil {
-		return nil, fmt.Errorf("slipway server: %w: %s", err, b.procs.logTail("slipway-server", 10))
-	}
-	cli := func(args ...string) (string, error) {
-		return b.cli(ctx, work, append(args, "--server", "http://"+api, "--data", data)...)
-	}
+	defer server.Stop()
+	cli := func(args ...string) (string, error) { return server.CLI(ctx, work, args...) }
+	paddr := server.ProxyAddr
 	for _, v := range []string{"v1", "v2"} {
 		start := time.Now()
-		src := fmt.Sprintf("package main\n\nconst version = %q\n\nconst healthy = true\n", v)
-		if err := os.WriteFile(filepath.Join(work, "release.go"), []byte(src), 0o644); err != nil {
+		if err := product.SetVersion(work, v); err != nil {
 			return nil, err
 		}
 		if _, err := cli("deploy", "-f", "slipway.yaml", "--env", "staging"); err != nil {
@@ -97,7 +76,7 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 	}
 
 	pc := proxy.NewClient(filepath.Join(data, "proxy.sock"))
-	proxyPid := readPid(filepath.Join(data, "proxy.pid"))
+	proxyPid := server.ProxyPid()
 	r := &rollbackReport{}
 
 	tr := startTraffic(ctx, paddr, stagingHost, b.opts.loadConcurrency, classifyVersion)
@@ -128,8 +107,8 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 	})
 	defer func() { wc(); watchWG.Wait() }()
 
-	sleepUntil(ctx, time.Now().Add(500*time.Millisecond))
-	r.memBefore = treeMemory(proxyPid)
+	loadgen.SleepUntil(ctx, time.Now().Add(500*time.Millisecond))
+	r.memBefore = proc.TreeMemory(proxyPid)
 	var marks []switchMark
 	var cliDurs []time.Duration
 	for k := 1; k <= b.opts.switches && ctx.Err() == nil; k++ {
@@ -143,9 +122,9 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 		marks = append(marks, switchMark{at: at, target: uint8(to)})
 		cliDurs = append(cliDurs, tr.now()-at)
 		r.switches++
-		sleepUntil(ctx, time.Now().Add(b.opts.switchGap))
+		loadgen.SleepUntil(ctx, time.Now().Add(b.opts.switchGap))
 	}
-	r.memAfter = treeMemory(proxyPid)
+	r.memAfter = proc.TreeMemory(proxyPid)
 	end := tr.now()
 	events := tr.stop()
 	wc()
@@ -161,7 +140,7 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 		if i+1 < len(marks) {
 			next = marks[i+1].at
 		}
-		applied := never
+		applied := results.Never
 		for _, c := range changes {
 			if c.seen >= marks[i].at && c.seen < next {
 				applied = c.seen - marks[i].at
@@ -172,7 +151,7 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 		pub = append(pub, applied)
 		first = append(first, t.firstNew)
 		all = append(all, t.allNew)
-		if applied != never && t.allNew != never {
+		if applied != results.Never && t.allNew != results.Never {
 			levelFirst = append(levelFirst, t.firstNew-applied)
 			level = append(level, t.allNew-applied)
 		}
@@ -180,9 +159,9 @@ func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 			r.unsettled++
 		}
 	}
-	r.pollResolution = statsOf(res)
-	r.cli, r.publish, r.firstNew, r.allNew = statsOf(cliDurs), statsOf(pub), statsOf(first), statsOf(all)
-	r.proxyFirst, r.proxyLevel = statsOf(levelFirst), statsOf(level)
+	r.pollResolution = results.StatsOf(res)
+	r.cli, r.publish, r.firstNew, r.allNew = results.StatsOf(cliDurs), results.StatsOf(pub), results.StatsOf(first), results.StatsOf(all)
+	r.proxyFirst, r.proxyLevel = results.StatsOf(levelFirst), results.StatsOf(level)
 	r.latP50, r.latP99, r.latMax = latencies(events)
 	return r, context.Cause(ctx)
 }
@@ -208,64 +187,5 @@ func latencies(events []event) (p50, p99, maxLat time.Duration) {
 	if len(ls) == 0 {
 		return 0, 0, 0
 	}
-	return percentile(ls, 50), percentile(ls, 99), ls[len(ls)-1]
-}
-
-// cli runs the slipway CLI in dir on any CPU and returns its output.
-func (b *bench) cli(ctx context.Context, dir string, args ...string) (string, error) {
-	argv := b.pin.wrap(b.pin.all, append([]string{b.slipway}, args...))
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("slipway %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return string(out), nil
-}
-
-// copyExample copies the example app to dst as its own module, like a
-// developer's checkout.
-func copyExample(src, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	for _, f := range []string{"main.go", "release.go", "slipway.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, f), raw, 0o644); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(filepath.Join(dst, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644)
-}
-
-// waitHTTP waits until url answers 200.
-func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		res, err := http.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer 200 within %s", url, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func readPid(path string) int {
-	raw, _ := os.ReadFile(path)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
-	return pid
+	return loadgen.Percentile(ls, 50), loadgen.Percentile(ls, 99), ls[len(ls)-1]
 }

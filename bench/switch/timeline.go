@@ -1,10 +1,10 @@
 package main
 
 import (
-	"math"
-	"slices"
 	"sort"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/results"
 )
 
 // event is one successful response: when it completed (on the traffic's
@@ -52,11 +52,11 @@ func analyzeSwitches(events []event, marks []switchMark, end time.Duration, sett
 		lo := sort.Search(len(events), func(j int) bool { return events[j].at >= m.at })
 		hi := sort.Search(len(events), func(j int) bool { return events[j].at >= next })
 		win := events[lo:hi]
-		st := switchTiming{firstNew: never, allNew: never}
+		st := switchTiming{firstNew: results.Never, allNew: results.Never}
 		lastOld := -1
 		for j, e := range win {
 			if e.tag == m.target {
-				if st.firstNew == never {
+				if st.firstNew == results.Never {
 					st.firstNew = e.at - m.at
 				}
 				continue
@@ -73,35 +73,6 @@ func analyzeSwitches(events []event, marks []switchMark, end time.Duration, sett
 	return out
 }
 
-// never stands for an event that did not happen.
-const never = time.Duration(math.MinInt64)
-
-// durationStats are the p50 and max of some durations (never ones are
-// left out and counted).
-type durationStats struct {
-	n, missing int
-	p50, max   time.Duration
-}
-
-func statsOf(ds []time.Duration) durationStats {
-	var ok []time.Duration
-	s := durationStats{}
-	for _, d := range ds {
-		if d == never {
-			s.missing++
-			continue
-		}
-		ok = append(ok, d)
-	}
-	slices.Sort(ok)
-	s.n = len(ok)
-	if len(ok) > 0 {
-		s.p50 = ok[(len(ok)-1)/2]
-		s.max = ok[len(ok)-1]
-	}
-	return s
-}
-
 // disturbed counts the switches during which (from the mark to all
 // traffic on the target, or to the next mark) the load generator itself
 // stalled.
@@ -112,7 +83,7 @@ func disturbed(marks []switchMark, timings []switchTiming, stalls []stall, end t
 		if i+1 < len(marks) {
 			until = marks[i+1].at
 		}
-		if timings[i].allNew != never {
+		if timings[i].allNew != results.Never {
 			until = m.at + timings[i].allNew
 		}
 		for _, s := range stalls {

@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/results"
 )
 
 func TestAnalyzeSwitches(t *testing.T) {
@@ -37,7 +39,7 @@ func TestAnalyzeSwitches(t *testing.T) {
 		events: []event{ev(11, 1), ev(12, 1)},
 		marks:  []switchMark{{at: 10 * ms, target: 2}},
 		end:    20 * ms,
-		want:   []switchTiming{{firstNew: never, allNew: never, oldAfter: 2}},
+		want:   []switchTiming{{firstNew: results.Never, allNew: results.Never, oldAfter: 2}},
 	}, {
 		name:   "windows end at the next switch",
 		events: []event{ev(11, 2), ev(12, 2), ev(13, 2), ev(21, 2), ev(22, 1), ev(23, 1), ev(24, 1)},
@@ -63,17 +65,10 @@ func TestAnalyzeSwitches(t *testing.T) {
 	}
 }
 
-func TestStatsOf(t *testing.T) {
-	s := statsOf([]time.Duration{5, never, 1, 3, 2})
-	if s.n != 4 || s.missing != 1 || s.p50 != 2 || s.max != 5 {
-		t.Errorf("got %+v", s)
-	}
-}
-
 func TestDisturbed(t *testing.T) {
 	ms := time.Millisecond
 	marks := []switchMark{{at: 10 * ms, target: 2}, {at: 20 * ms, target: 1}, {at: 30 * ms, target: 2}}
-	timings := []switchTiming{{allNew: 2 * ms}, {allNew: never}, {allNew: 1 * ms}}
+	timings := []switchTiming{{allNew: 2 * ms}, {allNew: results.Never}, {allNew: 1 * ms}}
 	stalls := []stall{{at: 13 * ms, length: ms}, {at: 25 * ms, length: ms}, {at: 29 * ms, length: 2 * ms}}
 	// Switch 1 is done at 12ms, before the first stall; switch 2 never
 	// settles, so its window runs to 30ms and holds two stalls; switch 3

@@ -5,6 +5,10 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/loadgen"
+	"github.com/slipway-dev/slipway/bench/internal/proc"
+	"github.com/slipway-dev/slipway/bench/internal/results"
 )
 
 // warmReport is part 3 for one proxy: table switches between two sets of
@@ -16,8 +20,8 @@ type warmReport struct {
 	err      string // why it stopped early, if it did
 	snaps    []warmSnap
 	// From issuing the switch, one per switch.
-	call, firstNew, allNew durationStats
-	afterCall              durationStats // from the switch call returning to the first response from the new set
+	call, firstNew, allNew results.Stats
+	afterCall              results.Stats // from the switch call returning to the first response from the new set
 	unsettled, timeouts    int
 	sent, failed, retries  int64
 	firstErrs              []string
@@ -28,7 +32,7 @@ type warmReport struct {
 // warmSnap is the proxy's footprint after some switches.
 type warmSnap struct {
 	after     int
-	mem       memory
+	mem       proc.Memory
 	live, old int // established upstream connections to each set
 }
 
@@ -68,9 +72,9 @@ func (b *bench) warm(ctx context.Context) ([]warmReport, error) {
 			if err != nil {
 				return nil, err
 			}
-			defer b.procs.stop(cmd, 5*time.Second)
+			defer b.procs.Stop(cmd, 5*time.Second)
 			sets[set.tag] = append(sets[set.tag], addr)
-			ports[set.tag][portOf(addr)] = true
+			ports[set.tag][proc.PortOf(addr)] = true
 		}
 	}
 	var reports []warmReport
@@ -85,11 +89,11 @@ func (b *bench) warm(ctx context.Context) ([]warmReport, error) {
 			continue
 		}
 		r := b.warmOne(ctx, p, sets, ports)
-		b.procs.stop(p.cmd, 5*time.Second)
+		b.procs.Stop(p.cmd, 5*time.Second)
 		reports = append(reports, r)
 		b.say("  %-8s %d switches, %d failed requests, switch→all traffic p50 %s max %s, RSS %s → %s, upstream conns %d → %d",
-			kind, r.switches, r.failed, fmtDur(r.allNew.p50), fmtDur(r.allNew.max),
-			fmtMiB(r.snaps[0].mem.rssKiB), fmtMiB(r.snaps[len(r.snaps)-1].mem.rssKiB),
+			kind, r.switches, r.failed, results.Dur(r.allNew.P50), results.Dur(r.allNew.Max),
+			results.MiB(r.snaps[0].mem.RSSKiB), results.MiB(r.snaps[len(r.snaps)-1].mem.RSSKiB),
 			r.snaps[0].live+r.snaps[0].old, r.snaps[len(r.snaps)-1].live+r.snaps[len(r.snaps)-1].old)
 	}
 	return reports, context.Cause(ctx)
@@ -103,10 +107,10 @@ func (b *bench) warmOne(ctx context.Context, p *proxyUnderTest, sets map[uint8][
 	tr := startTraffic(ctx, p.addr, p.host, b.opts.loadConcurrency, classifyColor)
 	live := uint8(tagBlue)
 	snap := func(after int) {
-		sleepUntil(ctx, time.Now().Add(b.opts.snapSettle))
-		s := warmSnap{after: after, mem: treeMemory(p.cmd.Process.Pid)}
-		s.live = upstreamConns(p.cmd.Process.Pid, ports[live])
-		s.old = upstreamConns(p.cmd.Process.Pid, ports[tagBlue+tagGreen-live])
+		loadgen.SleepUntil(ctx, time.Now().Add(b.opts.snapSettle))
+		s := warmSnap{after: after, mem: proc.TreeMemory(p.cmd.Process.Pid)}
+		s.live = proc.UpstreamConns(p.cmd.Process.Pid, ports[live])
+		s.old = proc.UpstreamConns(p.cmd.Process.Pid, ports[tagBlue+tagGreen-live])
 		r.snaps = append(r.snaps, s)
 	}
 	tr.waitSeen(ctx, tagBlue, 0, 100, 10*time.Second)
@@ -137,7 +141,7 @@ func (b *bench) warmOne(ctx context.Context, p *proxyUnderTest, sets map[uint8][
 		if !tr.waitSeen(ctx, to, before, int64(b.opts.settle), 10*time.Second) {
 			r.timeouts++
 		}
-		sleepUntil(ctx, time.Now().Add(b.opts.warmGap))
+		loadgen.SleepUntil(ctx, time.Now().Add(b.opts.warmGap))
 		if i == n/2 || i == n {
 			snap(i)
 		}
@@ -152,13 +156,13 @@ func (b *bench) warmOne(ctx context.Context, p *proxyUnderTest, sets map[uint8][
 	for i, t := range timings {
 		first = append(first, t.firstNew)
 		all = append(all, t.allNew)
-		if t.firstNew != never {
+		if t.firstNew != results.Never {
 			after = append(after, t.firstNew-calls[i])
 		}
 		if !t.settled {
 			r.unsettled++
 		}
 	}
-	r.call, r.firstNew, r.allNew, r.afterCall = statsOf(calls), statsOf(first), statsOf(all), statsOf(after)
+	r.call, r.firstNew, r.allNew, r.afterCall = results.StatsOf(calls), results.StatsOf(first), results.StatsOf(all), results.StatsOf(after)
 	return r
 }

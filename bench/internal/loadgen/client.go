@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -11,12 +11,14 @@ import (
 	"time"
 )
 
-// client is a minimal HTTP/1.1 keep-alive client for one connection at a
-// time: GET / with a fixed Host. The load generator uses it instead of
-// net/http's client because it costs a few microseconds per request, so
-// that a single core of load can saturate a proxy sharing a core with its
-// backend; net/http's client costs several times more.
-type client struct {
+// Client is a minimal HTTP/1.1 keep-alive client for one connection at a
+// time: GET / with a fixed Host; not safe for concurrent use. The load
+// generators use it instead of net/http's client because it costs a few
+// microseconds per request, so that a single core of load can saturate a
+// proxy sharing a core with its backend; net/http's client costs several
+// times more. It keeps no cookies: to a proxy, every request is a new
+// client.
+type Client struct {
 	addr    string
 	req     []byte
 	timeout time.Duration
@@ -26,23 +28,25 @@ type client struct {
 	reused  bool // conn has served a response already
 }
 
-// errNotSent marks a failure before any byte of a response arrived on a
+// ErrNotSent marks a failure before any byte of a response arrived on a
 // reused connection: the server closed it while idle, and the request can
 // be sent again on a new one (what net/http does for idempotent requests).
-var errNotSent = errors.New("connection closed before a response")
+var ErrNotSent = errors.New("connection closed before a response")
 
-func newClient(addr, host string) *client {
-	return &client{
+// NewClient returns a client for GET / with Host host on addr; it
+// connects on first use.
+func NewClient(addr, host string) *Client {
+	return &Client{
 		addr:    addr,
 		req:     []byte("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: slipway-bench\r\n\r\n"),
 		timeout: 10 * time.Second,
 	}
 }
 
-// get sends one request and returns the status and body (valid until the
+// Get sends one request and returns the status and body (valid until the
 // next call). retried is true if a closed keep-alive connection made it
 // send the request a second time.
-func (c *client) get() (status int, body []byte, retried bool, err error) {
+func (c *Client) Get() (status int, body []byte, retried bool, err error) {
 	for attempt := 0; ; attempt++ {
 		if c.conn == nil {
 			conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
@@ -59,11 +63,11 @@ func (c *client) get() (status int, body []byte, retried bool, err error) {
 		reused := c.reused
 		status, body, keep, err := c.roundTrip()
 		if err != nil || !keep {
-			c.close()
+			c.Close()
 		} else {
 			c.reused = true
 		}
-		if err != nil && reused && attempt == 0 && errors.Is(err, errNotSent) {
+		if err != nil && reused && attempt == 0 && errors.Is(err, ErrNotSent) {
 			retried = true
 			continue
 		}
@@ -71,7 +75,8 @@ func (c *client) get() (status int, body []byte, retried bool, err error) {
 	}
 }
 
-func (c *client) close() {
+// Close closes the connection, if any; the next Get opens a new one.
+func (c *Client) Close() {
 	if c.conn != nil {
 		_ = c.conn.Close()
 		c.conn = nil
@@ -80,17 +85,17 @@ func (c *client) close() {
 
 // roundTrip writes the request and reads one response; keep is false when
 // the connection must not be reused.
-func (c *client) roundTrip() (status int, body []byte, keep bool, err error) {
+func (c *Client) roundTrip() (status int, body []byte, keep bool, err error) {
 	if err := c.conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		return 0, nil, false, err
 	}
 	if _, err := c.conn.Write(c.req); err != nil {
-		return 0, nil, false, fmt.Errorf("%w: write: %w", errNotSent, err)
+		return 0, nil, false, fmt.Errorf("%w: write: %w", ErrNotSent, err)
 	}
 	line, err := c.br.ReadSlice('\n')
 	if err != nil {
 		if len(line) == 0 {
-			return 0, nil, false, fmt.Errorf("%w: %w", errNotSent, err)
+			return 0, nil, false, fmt.Errorf("%w: %w", ErrNotSent, err)
 		}
 		return 0, nil, false, err
 	}
@@ -149,7 +154,7 @@ func (c *client) roundTrip() (status int, body []byte, keep bool, err error) {
 	return status, c.body, keep, nil
 }
 
-func (c *client) readChunked() error {
+func (c *Client) readChunked() error {
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {

@@ -1,10 +1,13 @@
-package main
+// Package proc starts, pins, watches and stops the child processes of a
+// benchmark, and reads what it needs about processes from /proc (Linux).
+package proc
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,63 +18,63 @@ import (
 	"time"
 )
 
-// procs starts the child processes of the benchmark and is the one place
+// Group starts the child processes of a benchmark and is the one place
 // that stops them: each runs in its own process group, gets SIGKILL if the
-// benchmark dies (Pdeathsig), and stopAll ends whatever is left.
-type procs struct {
-	dir    string // logs go to dir/<name>.log
-	pin    *pinning
+// benchmark dies (Pdeathsig), and StopAll ends whatever is left.
+type Group struct {
+	Dir    string // logs go to Dir/<name>.log
+	Pin    *Pinning
 	mu     sync.Mutex
 	cmds   []*exec.Cmd
 	extras []func() // run after the children stopped: for processes they started (the slipway server's proxy and shims)
 }
 
-// pinning says which CPUs the servers and the load generator run on;
+// Pinning says which CPUs the servers and the load generator run on;
 // zero value: no pinning.
-type pinning struct {
-	taskset string // path of taskset, empty if not pinning
-	serve   string // CPU list for backends and proxies, e.g. "0"
-	load    string // CPU list of the load generator, e.g. "1"
-	all     string // every CPU, for builds and CLI commands
+type Pinning struct {
+	Taskset string // path of taskset, empty if not pinning
+	Serve   string // CPU list for backends and proxies, e.g. "0"
+	Load    string // CPU list of the load generator, e.g. "1"
+	All     string // every CPU, for builds and CLI commands
 }
 
-// wrap prefixes argv with taskset -c cpus when pinning.
-func (p *pinning) wrap(cpus string, argv []string) []string {
-	if p == nil || p.taskset == "" || cpus == "" {
+// Wrap prefixes argv with taskset -c cpus when pinning.
+func (p *Pinning) Wrap(cpus string, argv []string) []string {
+	if p == nil || p.Taskset == "" || cpus == "" {
 		return argv
 	}
-	return append([]string{p.taskset, "-c", cpus}, argv...)
+	return append([]string{p.Taskset, "-c", cpus}, argv...)
 }
 
-// child describes one process to start.
-type child struct {
-	name string   // for logs and messages
-	argv []string // program and arguments
-	env  []string // added to the benchmark's environment
-	dir  string   // working directory
-	cpus string   // CPU list to pin to, "" for none
-	uid  int      // run as this uid/gid when > 0 (and the benchmark is root)
+// Child describes one process to start.
+type Child struct {
+	Name string   // for logs and messages
+	Argv []string // program and arguments
+	Env  []string // added to the benchmark's environment
+	Dir  string   // working directory
+	CPUs string   // CPU list to pin to, "" for none
+	UID  int      // run as this uid/gid when > 0 (and the benchmark is root)
 }
 
-// start starts c with its output in a log file and returns the command;
+// Start starts c with its output in a log file and returns the command;
 // its Process.Pid is c's program (taskset execs it).
-func (p *procs) start(c child) (*exec.Cmd, error) {
-	argv := p.pin.wrap(c.cpus, c.argv)
+func (p *Group) Start(c Child) (*exec.Cmd, error) {
+	argv := p.Pin.Wrap(c.CPUs, c.Argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), c.env...)
-	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Dir = c.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if c.uid > 0 && os.Geteuid() == 0 {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.uid)}
+	if c.UID > 0 && os.Geteuid() == 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(c.UID), Gid: uint32(c.UID)}
 	}
-	logf, err := os.OpenFile(filepath.Join(p.dir, c.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(filepath.Join(p.Dir, c.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", c.name, err)
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	p.mu.Lock()
 	p.cmds = append(p.cmds, cmd)
@@ -79,9 +82,9 @@ func (p *procs) start(c child) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// logTail returns the last lines of a child's log, for error messages.
-func (p *procs) logTail(name string, lines int) string {
-	raw, _ := os.ReadFile(filepath.Join(p.dir, name+".log"))
+// LogTail returns the last lines of a child's log, for error messages.
+func (p *Group) LogTail(name string, lines int) string {
+	raw, _ := os.ReadFile(filepath.Join(p.Dir, name+".log"))
 	ls := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	if len(ls) > lines {
 		ls = ls[len(ls)-lines:]
@@ -89,8 +92,8 @@ func (p *procs) logTail(name string, lines int) string {
 	return strings.Join(ls, "\n")
 }
 
-// stop ends cmd's process group: SIGTERM, then SIGKILL after grace.
-func (p *procs) stop(cmd *exec.Cmd, grace time.Duration) {
+// Stop ends cmd's process group: SIGTERM, then SIGKILL after grace.
+func (p *Group) Stop(cmd *exec.Cmd, grace time.Duration) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
@@ -116,22 +119,22 @@ func (p *procs) stop(cmd *exec.Cmd, grace time.Duration) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
-// onStopAll registers a cleanup stopAll runs after stopping the children.
-func (p *procs) onStopAll(f func()) {
+// OnStopAll registers a cleanup StopAll runs after stopping the children.
+func (p *Group) OnStopAll(f func()) {
 	p.mu.Lock()
 	p.extras = append(p.extras, f)
 	p.mu.Unlock()
 }
 
-// stopAll stops every process still running.
-func (p *procs) stopAll() {
+// StopAll stops every process still running.
+func (p *Group) StopAll() {
 	p.mu.Lock()
 	extras, cmds := p.extras, append([]*exec.Cmd(nil), p.cmds...)
 	p.extras = nil
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range cmds {
-		wg.Go(func() { p.stop(c, 3*time.Second) })
+		wg.Go(func() { p.Stop(c, 3*time.Second) })
 	}
 	wg.Wait()
 	for i := len(extras) - 1; i >= 0; i-- {
@@ -139,8 +142,8 @@ func (p *procs) stopAll() {
 	}
 }
 
-// freePort returns a loopback address with a port free right now.
-func freePort() (string, error) {
+// FreePort returns a loopback address with a port free right now.
+func FreePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -149,8 +152,8 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// waitListening waits until addr accepts TCP connections or cmd exits.
-func waitListening(ctx context.Context, addr string, cmd *exec.Cmd, timeout time.Duration) error {
+// WaitListening waits until addr accepts TCP connections or cmd exits.
+func WaitListening(ctx context.Context, addr string, cmd *exec.Cmd, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -158,7 +161,7 @@ func waitListening(ctx context.Context, addr string, cmd *exec.Cmd, timeout time
 			_ = c.Close()
 			return nil
 		}
-		if cmd != nil && !alive(cmd.Process.Pid) {
+		if cmd != nil && !Alive(cmd.Process.Pid) {
 			return fmt.Errorf("process %d exited before listening on %s", cmd.Process.Pid, addr)
 		}
 		if time.Now().After(deadline) {
@@ -172,43 +175,43 @@ func waitListening(ctx context.Context, addr string, cmd *exec.Cmd, timeout time
 	}
 }
 
-// alive reports whether pid runs and is not a zombie.
-func alive(pid int) bool {
-	st, err := readStat(pid)
-	return err == nil && st.state != 'Z'
+// Alive reports whether pid runs and is not a zombie.
+func Alive(pid int) bool {
+	st, err := ReadStat(pid)
+	return err == nil && st.State != 'Z'
 }
 
-// procStat is what the benchmark reads from /proc/<pid>/stat.
-type procStat struct {
-	state byte
-	ppid  int
-	cpu   time.Duration // utime + stime
+// Stat is what a benchmark reads from /proc/<pid>/stat.
+type Stat struct {
+	State byte
+	PPid  int
+	CPU   time.Duration // utime + stime
 }
 
-// readStat parses /proc/<pid>/stat (fields 3, 4, 14 and 15; clock ticks
+// ReadStat parses /proc/<pid>/stat (fields 3, 4, 14 and 15; clock ticks
 // are USER_HZ, 1/100 s on Linux).
-func readStat(pid int) (procStat, error) {
+func ReadStat(pid int) (Stat, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return procStat{}, err
+		return Stat{}, err
 	}
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return procStat{}, errors.New("malformed stat")
+		return Stat{}, errors.New("malformed stat")
 	}
 	f := strings.Fields(s[i+1:])
 	if len(f) < 13 {
-		return procStat{}, errors.New("malformed stat")
+		return Stat{}, errors.New("malformed stat")
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return procStat{state: f[0][0], ppid: ppid, cpu: time.Duration(ut+st) * 10 * time.Millisecond}, nil
+	return Stat{State: f[0][0], PPid: ppid, CPU: time.Duration(ut+st) * 10 * time.Millisecond}, nil
 }
 
-// tree returns pid and all its live descendants.
-func tree(pid int) []int {
+// Tree returns pid and all its live descendants.
+func Tree(pid int) []int {
 	ents, _ := os.ReadDir("/proc")
 	children := map[int][]int{}
 	for _, e := range ents {
@@ -216,8 +219,8 @@ func tree(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, err := readStat(n); err == nil {
-			children[st.ppid] = append(children[st.ppid], n)
+		if st, err := ReadStat(n); err == nil {
+			children[st.PPid] = append(children[st.PPid], n)
 		}
 	}
 	out := []int{pid}
@@ -227,33 +230,34 @@ func tree(pid int) []int {
 	return out
 }
 
-// treeCPU is the CPU time used so far by pid and its live descendants.
-func treeCPU(pid int) time.Duration {
+// TreeCPU is the CPU time used so far by pid and its live descendants.
+func TreeCPU(pid int) time.Duration {
 	var sum time.Duration
-	for _, p := range tree(pid) {
-		if st, err := readStat(p); err == nil {
-			sum += st.cpu
+	for _, p := range Tree(pid) {
+		if st, err := ReadStat(p); err == nil {
+			sum += st.CPU
 		}
 	}
 	return sum
 }
 
-// memory is a snapshot of a process tree's footprint.
-type memory struct {
-	rssKiB  int // VmRSS summed over the tree
-	fds     int // open file descriptors, summed
-	threads int
-	procs   int
+// Memory is a snapshot of a process tree's footprint.
+type Memory struct {
+	RSSKiB  int // VmRSS summed over the tree
+	FDs     int // open file descriptors, summed
+	Threads int
+	Procs   int
 }
 
-func treeMemory(pid int) memory {
-	var m memory
-	for _, p := range tree(pid) {
+// TreeMemory sums the footprint of pid and its live descendants.
+func TreeMemory(pid int) Memory {
+	var m Memory
+	for _, p := range Tree(pid) {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
 		if err != nil {
 			continue
 		}
-		m.procs++
+		m.Procs++
 		for line := range strings.SplitSeq(string(raw), "\n") {
 			k, v, ok := strings.Cut(line, ":")
 			if !ok {
@@ -262,25 +266,25 @@ func treeMemory(pid int) memory {
 			n, _ := strconv.Atoi(strings.Fields(v + " 0")[0])
 			switch k {
 			case "VmRSS":
-				m.rssKiB += n
+				m.RSSKiB += n
 			case "Threads":
-				m.threads += n
+				m.Threads += n
 			}
 		}
 		if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p)); err == nil {
-			m.fds += len(fds)
+			m.FDs += len(fds)
 		}
 	}
 	return m
 }
 
-// upstreamConns counts the established TCP connections of process pid
+// UpstreamConns counts the established TCP connections of process pid
 // and its descendants whose remote end is one of ports: the proxy's
 // connections to those backends. Sockets are matched to processes by
 // inode (/proc/<pid>/fd and /proc/net/tcp).
-func upstreamConns(pid int, ports map[int]bool) int {
+func UpstreamConns(pid int, ports map[int]bool) int {
 	inodes := map[string]bool{}
-	for _, p := range tree(pid) {
+	for _, p := range Tree(pid) {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p))
 		for _, fd := range fds {
 			l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p, fd.Name()))
@@ -313,17 +317,17 @@ func upstreamConns(pid int, ports map[int]bool) int {
 	return n
 }
 
-// portOf returns the port of a host:port address.
-func portOf(addr string) int {
+// PortOf returns the port of a host:port address.
+func PortOf(addr string) int {
 	_, p, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(p)
 	return n
 }
 
-// killByPath kills every process whose command line or working directory
+// KillByPath kills every process whose command line or working directory
 // mentions dir, and its process group: the slipway server's proxy and
 // instance shims run detached from the benchmark, in their own sessions.
-func killByPath(dir string) {
+func KillByPath(dir string) {
 	ents, _ := os.ReadDir("/proc")
 	self := os.Getpid()
 	for _, e := range ents {
@@ -340,4 +344,39 @@ func killByPath(dir string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// WaitHTTP waits until url answers 200.
+func WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer 200 within %s", url, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// ReadPid reads a pid file; 0 if there is none.
+func ReadPid(path string) int {
+	raw, _ := os.ReadFile(path)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid
+}
+
+// SelfCPU is the CPU time this process used so far.
+func SelfCPU() time.Duration {
+	st, _ := ReadStat(os.Getpid())
+	return st.CPU
 }
