@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/api"
 	"github.com/slipway-dev/slipway/internal/spec"
+	"github.com/slipway-dev/slipway/internal/store"
 )
 
 func (g *globals) printJSON(v any) error {
@@ -36,46 +38,60 @@ func ago(t time.Time) string {
 	return time.Since(t).Round(time.Second).String() + " ago"
 }
 
-func newReleasesCmd(g *globals) *cobra.Command {
-	var env string
+// envRead builds a read command `USE APP --env ENV` that fetches with get
+// and prints JSON with --json, otherwise a table: header, then one row per
+// item. env is the (possibly shared) --env flag's value.
+func envRead[T any](g *globals, use, short string, env *string, get func(*api.Client, context.Context, string, string) ([]T, error),
+	empty, header string, row func(T) string) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "releases APP --env ENV",
-		Short: "List the releases of an environment, newest first",
+		Use:   use,
+		Short: short,
 		Args:  exactArgs(1, "APP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlag(cmd, "env"); err != nil {
-				return err
+			if *env == "" {
+				return usagef("%s needs --env", cmd.CommandPath())
 			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			rels, err := c.Releases(cmd.Context(), args[0], env)
+			items, err := get(c, cmd.Context(), args[0], *env)
 			if err != nil {
 				return err
 			}
 			if g.json {
-				return g.printJSON(rels)
+				return g.printJSON(items)
 			}
-			if len(rels) == 0 {
-				fmt.Fprintf(g.stdout, "%s/%s has no releases yet. Deploy with `slipway deploy -f slipway.yaml --env %s`.\n", args[0], env, env)
+			if len(items) == 0 && empty != "" {
+				fmt.Fprintf(g.stdout, empty+"\n", args[0], *env)
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE\tARTIFACT\tCONFIG\tSTATUS\tSOURCE\tBY\tCREATED\tDURATION\tREASON")
-			for _, r := range rels {
-				dur := "-"
-				if d := r.Duration(); d > 0 {
-					dur = d.Round(time.Millisecond).String()
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Number, shortDigest(r.Artifact), r.ConfigHash,
-					r.Status, r.Source, r.CreatedBy, ago(r.CreatedAt), dur, r.Reason)
+			fmt.Fprintln(tw, header)
+			for _, it := range items {
+				fmt.Fprintln(tw, row(it))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&env, "env", "e", "", "environment")
 	addJSON(cmd, g)
+	return cmd
+}
+
+func newReleasesCmd(g *globals) *cobra.Command {
+	var env string
+	cmd := envRead(g, "releases APP --env ENV", "List the releases of an environment, newest first", &env, (*api.Client).Releases,
+		"%[1]s/%[2]s has no releases yet. Deploy with `slipway deploy -f slipway.yaml --env %[2]s`.",
+		"RELEASE\tARTIFACT\tCONFIG\tSTATUS\tSOURCE\tBY\tCREATED\tDURATION\tREASON",
+		func(r store.Release) string {
+			dur := "-"
+			if d := r.Duration(); d > 0 {
+				dur = d.Round(time.Millisecond).String()
+			}
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Number, shortDigest(r.Artifact), r.ConfigHash,
+				r.Status, r.Source, r.CreatedBy, ago(r.CreatedAt), dur, r.Reason)
+		})
+	cmd.Flags().StringVarP(&env, "env", "e", "", "environment")
 	return cmd
 }
 
@@ -210,34 +226,8 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Short: "List or change an environment's config (a change rolls out a new release)",
 	}
 	cmd.PersistentFlags().StringVarP(&env, "env", "e", "", "environment")
-	list := &cobra.Command{
-		Use:   "list APP --env ENV",
-		Short: "List the effective config and where each value comes from",
-		Args:  exactArgs(1, "APP"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if env == "" {
-				return usagef("config list needs --env")
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			entries, err := c.Config(cmd.Context(), args[0], env)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(entries)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, e.Value, e.Source)
-			}
-			return tw.Flush()
-		},
-	}
-	addJSON(list, g)
+	list := envRead(g, "list APP --env ENV", "List the effective config and where each value comes from", &env, (*api.Client).Config,
+		"", "KEY\tVALUE\tSOURCE", func(e api.ConfigEntry) string { return e.Key + "\t" + e.Value + "\t" + e.Source })
 	change := func(use, short string, unset bool) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use,

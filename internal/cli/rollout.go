@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,39 +86,16 @@ func newRolloutCmd(g *globals) *cobra.Command {
 		addJSON(sub, g)
 		cmd.AddCommand(sub)
 	}
-	history := &cobra.Command{
-		Use:   "history APP --env ENV",
-		Short: "List the rollouts of an environment, newest first",
-		Args:  exactArgs(1, "APP"),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := needEnv(c); err != nil {
-				return err
+	history := envRead(g, "history APP --env ENV", "List the rollouts of an environment, newest first", &env, (*api.Client).Rollouts,
+		"", "ROLLOUT\tKIND\tSTRATEGY\tFROM\tTO\tSTATE\tBY\tSTARTED\tDURATION\tREASON",
+		func(ro store.Rollout) string {
+			dur := "-"
+			if ro.FinishedAt != nil {
+				dur = ro.FinishedAt.Sub(ro.StartedAt).Round(time.Millisecond).String()
 			}
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ros, err := cl.Rollouts(c.Context(), args[0], env)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(ros)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROLLOUT\tKIND\tSTRATEGY\tFROM\tTO\tSTATE\tBY\tSTARTED\tDURATION\tREASON")
-			for _, ro := range ros {
-				dur := "-"
-				if ro.FinishedAt != nil {
-					dur = ro.FinishedAt.Sub(ro.StartedAt).Round(time.Millisecond).String()
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", ro.ID, ro.Kind, ro.Strategy, ro.FromRelease, ro.ToRelease,
-					ro.State, ro.CreatedBy, ago(ro.StartedAt), dur, ro.Reason)
-			}
-			return tw.Flush()
-		},
-	}
-	addJSON(history, g)
+			return fmt.Sprintf("%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s", ro.ID, ro.Kind, ro.Strategy, ro.FromRelease, ro.ToRelease,
+				ro.State, ro.CreatedBy, ago(ro.StartedAt), dur, ro.Reason)
+		})
 	cmd.AddCommand(history)
 	return cmd
 }
