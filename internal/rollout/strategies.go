@@ -13,16 +13,8 @@ import (
 // it on a preview host and waits for promotion, then switches all traffic
 // at once.
 func (r *run) blueGreen(ctx context.Context) (Outcome, error) {
-	var err error
-	if r.oldIDs, err = r.oldInstances(ctx); err != nil {
-		return Outcome{}, err
-	}
-	ids, err := r.startNew(ctx, r.env.Replicas)
-	if err != nil {
-		if ctx.Err() != nil {
-			return Outcome{}, ErrInterrupted
-		}
-		return r.fail(ctx, ids, err.Error())
+	if out, err := r.startRelease(ctx); out != nil || err != nil {
+		return deref(out), err
 	}
 	ro := r.env.Rollout
 	// A first deploy has nothing to protect: no preview, no promotion gate.
@@ -56,22 +48,15 @@ func (r *run) canary(ctx context.Context) (Outcome, error) {
 	if r.ro.FromRelease == 0 {
 		return r.blueGreen(ctx) // a first deploy has nothing to compare with
 	}
-	var err error
-	if r.oldIDs, err = r.oldInstances(ctx); err != nil {
-		return Outcome{}, err
-	}
-	ids, err := r.startNew(ctx, r.env.Replicas)
-	if err != nil {
-		if ctx.Err() != nil {
-			return Outcome{}, ErrInterrupted
-		}
-		return r.fail(ctx, ids, err.Error())
+	if out, err := r.startRelease(ctx); out != nil || err != nil {
+		return deref(out), err
 	}
 	steps := r.env.Rollout.Steps
 	weight := 0
 	for i, st := range steps {
 		label := fmt.Sprintf("step %d/%d", i+1, len(steps))
 		var out *Outcome
+		var err error
 		switch {
 		case st.Weight != nil:
 			weight = *st.Weight
@@ -82,8 +67,7 @@ func (r *run) canary(ctx context.Context) (Outcome, error) {
 				return Outcome{}, err
 			}
 			if err := r.e.Router.Publish(ctx); err != nil {
-				out2, err2 := r.abort(ctx, "proxy", "could not publish the canary weight: "+err.Error(), nil)
-				return out2, err2
+				return r.abort(ctx, "proxy", "could not publish the canary weight: "+err.Error(), nil)
 			}
 			r.decide(ctx, "advance", "schedule", fmt.Sprintf("%s: weight %d%%", label, weight), nil)
 			continue
@@ -148,6 +132,24 @@ func (r *run) flip(ctx context.Context) (Outcome, error) {
 	}
 	r.decide(ctx, "promote", "schedule", fmt.Sprintf("release %d still warm (%d instances): route flip", r.rel.Number, len(warm)), nil)
 	return r.switchAll(ctx)
+}
+
+// startRelease notes the old instances and starts the whole new release
+// beside them. A non-nil Outcome means it failed (and was recorded).
+func (r *run) startRelease(ctx context.Context) (*Outcome, error) {
+	var err error
+	if r.oldIDs, err = r.oldInstances(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := r.startNew(ctx, r.env.Replicas)
+	if err == nil {
+		return nil, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
+	out, err := r.fail(ctx, ids, err.Error())
+	return &out, err
 }
 
 func deref(o *Outcome) Outcome {
