@@ -31,50 +31,67 @@ type actorKey struct{}
 func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h := &Handler{svc: svc, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /v1/healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	h.route("POST /v1/plan", h.plan)
-	h.route("POST /v1/apply", h.apply)
-	h.route("HEAD /v1/artifacts/{digest}", h.hasArtifact)
-	h.route("PUT /v1/artifacts/{digest}", h.putArtifact)
-	h.route("GET /v1/apps", h.apps)
-	h.route("POST /v1/apps/{app}/envs/{env}/deploy", h.deploy)
-	h.route("POST /v1/apps/{app}/promote", h.promote)
-	h.route("POST /v1/apps/{app}/envs/{env}/rollback", h.rollback)
-	h.route("GET /v1/apps/{app}/envs/{env}/releases", h.releases)
-	h.route("GET /v1/apps/{app}/envs/{env}/status", h.status)
-	h.route("GET /v1/apps/{app}/envs/{env}/config", h.config)
-	h.route("POST /v1/apps/{app}/envs/{env}/config", h.setConfig)
-	h.route("GET /v1/apps/{app}/envs/{env}/logs", h.logs)
-	h.route("GET /v1/rollouts/{id}", h.rollout)
-	h.route("GET /v1/apps/{app}/envs/{env}/rollouts", h.rollouts)
-	h.route("GET /v1/apps/{app}/envs/{env}/rollout", h.rolloutStatus)
-	h.route("POST /v1/apps/{app}/envs/{env}/rollout/{command}", h.rolloutCommand)
-	h.route("GET /v1/events", h.events)
+	h.route("POST /v1/plan", ActRead, h.plan)
+	h.route("POST /v1/apply", ActApply, h.apply)
+	h.route("HEAD /v1/artifacts/{digest}", ActRead, h.hasArtifact)
+	h.route("PUT /v1/artifacts/{digest}", ActDeploy, h.putArtifact)
+	h.route("GET /v1/apps", ActRead, h.apps)
+	h.route("POST /v1/apps/{app}/envs/{env}/deploy", ActDeploy, h.deploy)
+	h.route("POST /v1/apps/{app}/promote", ActRead, h.promote) // checks ActPromote on the target itself
+	h.route("POST /v1/apps/{app}/envs/{env}/rollback", ActDeploy, h.rollback)
+	h.route("GET /v1/apps/{app}/envs/{env}/releases", ActRead, h.releases)
+	h.route("GET /v1/apps/{app}/envs/{env}/status", ActRead, h.status)
+	h.route("GET /v1/apps/{app}/envs/{env}/config", ActRead, h.config)
+	h.route("POST /v1/apps/{app}/envs/{env}/config", ActDeploy, h.setConfig)
+	h.route("GET /v1/apps/{app}/envs/{env}/logs", ActRead, h.logs)
+	h.route("GET /v1/rollouts/{id}", ActRead, h.rollout)
+	h.route("GET /v1/apps/{app}/envs/{env}/rollouts", ActRead, h.rollouts)
+	h.route("GET /v1/apps/{app}/envs/{env}/rollout", ActRead, h.rolloutStatus)
+	h.route("POST /v1/apps/{app}/envs/{env}/rollout/{command}", ActDeploy, h.rolloutCommand)
+	h.route("GET /v1/events", ActRead, h.events)
 	return h
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// route registers an authenticated endpoint.
-func (h *Handler) route(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
+// route registers an endpoint that needs a valid token and permission for
+// action on the {app} and {env} of its path (when it has them). Handlers
+// whose target environment is in the body check it themselves with
+// h.authorize.
+func (h *Handler) route(pattern string, action Action, fn func(w http.ResponseWriter, r *http.Request) error) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || token == "" {
 			h.fail(w, r, fmt.Errorf("%w: send it as `Authorization: Bearer <token>`", ErrUnauthorized))
 			return
 		}
-		actor, err := h.svc.Authenticate(r.Context(), token)
+		p, err := h.svc.Authenticate(r.Context(), token)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), actorKey{}, actor))
+		r = r.WithContext(context.WithValue(r.Context(), actorKey{}, p))
+		if err := h.authorize(r, action, r.PathValue("app"), r.PathValue("env")); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		if err := fn(w, r); err != nil {
 			h.fail(w, r, err)
 		}
 	})
 }
 
-func actor(r *http.Request) string { s, _ := r.Context().Value(actorKey{}).(string); return s }
+// authorize checks the caller's permission for action on (app, env).
+func (h *Handler) authorize(r *http.Request, action Action, app, env string) error {
+	return h.svc.Authorize(r.Context(), principal(r), action, app, env)
+}
+
+func principal(r *http.Request) Principal {
+	p, _ := r.Context().Value(actorKey{}).(Principal)
+	return p
+}
+
+func actor(r *http.Request) string { return principal(r).Name }
 
 // status is the one place errors become HTTP status codes.
 func status(err error) (int, string) {
@@ -82,6 +99,8 @@ func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized, "unauthorized"
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrEnvInUse), errors.Is(err, store.ErrHostTaken):
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, store.ErrNotFound):
@@ -200,6 +219,9 @@ func (h *Handler) promote(w http.ResponseWriter, r *http.Request) error {
 		To   string `json:"to"`
 	}
 	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if err := h.authorize(r, ActPromote, r.PathValue("app"), req.To); err != nil {
 		return err
 	}
 	ro, err := h.svc.Promote(r.Context(), r.PathValue("app"), req.From, req.To, actor(r))

@@ -20,10 +20,38 @@ var ErrInvalid = errors.New("invalid request")
 // ErrUnauthorized is returned for a missing or wrong token (HTTP 401).
 var ErrUnauthorized = errors.New("missing or invalid API token")
 
+// ErrForbidden is returned when the caller may not do what it asked (HTTP
+// 403); nothing was changed. Wrap it with who, what and which role it needs.
+var ErrForbidden = errors.New("forbidden")
+
+// Action is what a request does; the server checks it against the caller's
+// role for the app and environment it touches.
+type Action string
+
+const (
+	ActRead    Action = "read"    // see state, logs, releases
+	ActApply   Action = "apply"   // change an app's spec (plan is read)
+	ActDeploy  Action = "deploy"  // deploy, rollback, config, rollout commands
+	ActPromote Action = "promote" // promote a release into an environment
+	ActApprove Action = "approve" // approve a pending promotion
+	ActSecret  Action = "secret"  // set or unset secrets
+	ActAdmin   Action = "admin"   // users, tokens, audit verification
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
 // Service is what the API serves; the control plane implements it.
 type Service interface {
-	// Authenticate maps a bearer token to the actor it belongs to.
-	Authenticate(ctx context.Context, token string) (actor string, err error)
+	// Authenticate maps a bearer token to the caller it belongs to.
+	Authenticate(ctx context.Context, token string) (Principal, error)
+	// Authorize returns nil if p may do action on (app, env) (either may be
+	// empty for actions not tied to one), or an error wrapping
+	// ErrForbidden that says what role it would need.
+	Authorize(ctx context.Context, p Principal, action Action, app, env string) error
 	Plan(ctx context.Context, app spec.App) (Plan, error)
 	Apply(ctx context.Context, app spec.App, actor string) (Plan, error)
 	HasArtifact(ctx context.Context, digest string) (bool, error)

@@ -29,15 +29,24 @@ const MaxArtifactBytes = 2 << 30
 var _ api.Service = (*ControlPlane)(nil)
 
 // Authenticate implements api.Service.
-func (cp *ControlPlane) Authenticate(ctx context.Context, token string) (string, error) {
+func (cp *ControlPlane) Authenticate(ctx context.Context, token string) (api.Principal, error) {
 	t, err := cp.store.TokenByHash(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
-		return "", api.ErrUnauthorized
+		return api.Principal{}, api.ErrUnauthorized
 	}
 	if err != nil {
-		return "", err
+		return api.Principal{}, err
 	}
-	return t.Name, nil
+	return api.Principal{Name: t.Name, Role: t.Role}, nil
+}
+
+// Authorize implements api.Service. Until users and roles exist, the only
+// tokens are admin tokens, which may do everything.
+func (cp *ControlPlane) Authorize(ctx context.Context, p api.Principal, action api.Action, app, env string) error {
+	if p.Role == "admin" {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (%s) may not %s %s/%s", api.ErrForbidden, p.Name, p.Role, action, app, env)
 }
 
 func invalid(err error) error {
