@@ -16,6 +16,11 @@ type App struct {
 	Run Run `yaml:"run" json:"run"`
 	// Health is the HTTP health check that gates traffic to an instance.
 	Health Health `yaml:"health" json:"health"`
+	// Pipeline builds, tests and packages every commit. Optional.
+	Pipeline *Pipeline `yaml:"pipeline,omitempty" json:"pipeline,omitempty"`
+	// Source is the git repository whose pushes trigger pipeline runs.
+	// Optional.
+	Source *Source `yaml:"source,omitempty" json:"source,omitempty"`
 	// Environments are the isolated places the app runs, keyed by name
 	// (staging, production, pr-42, ...).
 	Environments map[string]Environment `yaml:"environments" json:"environments"`
@@ -73,6 +78,24 @@ type Environment struct {
 	Replicas int `yaml:"replicas,omitempty" json:"replicas,omitempty"`
 	// Config values reach instances as environment variables.
 	Config map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	// RequiresFrom makes this environment accept only artifacts that went
+	// live in the named environment first (build once, deploy everywhere):
+	// the server refuses any other deploy or promotion.
+	RequiresFrom string `yaml:"requires_from,omitempty" json:"requires_from,omitempty"`
+	// Approvals is how many approvals (`slipway approve`, by users other
+	// than the one who asked) a promotion into this environment needs
+	// before it deploys. Default 0.
+	Approvals int `yaml:"approvals,omitempty" json:"approvals,omitempty"`
+	// ApprovalTTL is how long a pending promotion waits for approvals
+	// before it expires. Default 24h.
+	ApprovalTTL Duration `yaml:"approval_ttl,omitempty" json:"approval_ttl,omitempty"`
+	// Permissions raise the role actions here need.
+	Permissions Permissions `yaml:"permissions,omitempty" json:"permissions,omitzero"`
+	// Smoke checks run after every deploy here; a failure rolls back.
+	Smoke []SmokeCheck `yaml:"smoke,omitempty" json:"smoke,omitempty"`
+	// SecretFiles delivers secrets as files instead of environment
+	// variables: secret name -> path relative to the instance's directory.
+	SecretFiles map[string]string `yaml:"secret_files,omitempty" json:"secret_files,omitempty"`
 	// Rollout says how a new release replaces the live one here.
 	// Default: blue-green with automatic promotion.
 	Rollout Rollout `yaml:"rollout,omitempty" json:"rollout,omitzero"`
