@@ -1,0 +1,353 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/bench/internal/loadgen"
+	"github.com/slipway-dev/slipway/bench/internal/results"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// report is everything a run prints at the end, as Markdown.
+type report struct {
+	opts       options
+	args       []string
+	info       []string
+	versions   []string
+	loads      []partLoad
+	bad, slow  *badReport
+	healthy    *healthyReport
+	throughput *throughputReport
+	loadEnd    string
+	elapsed    time.Duration
+}
+
+// partLoad is the machine's 1-minute load average while a part ran.
+type partLoad struct {
+	part int
+	load loadRange
+}
+
+// The issue's bar.
+const (
+	barBad  = 10 * time.Second
+	barSlow = time.Minute
+)
+
+func (r *report) print(w io.Writer) {
+	o := r.opts
+	fmt.Fprintln(w, "# Slipway canary benchmark")
+	fmt.Fprintln(w)
+	for _, l := range r.info {
+		fmt.Fprintln(w, "- "+l)
+	}
+	var loads []string
+	for _, l := range r.loads {
+		loads = append(loads, fmt.Sprintf("part %d %s", l.part, l.load))
+	}
+	fmt.Fprintf(w, "- 1-minute load average while measuring (sampled every 5 s): %s; at the end: %s\n", strings.Join(loads, ", "), r.loadEnd)
+	fmt.Fprintln(w, "- software: "+strings.Join(r.versions, ", "))
+	cmd := "go run ./bench/canary"
+	if len(r.args) > 0 {
+		cmd += " " + strings.Join(r.args, " ")
+	}
+	fmt.Fprintf(w, "- command: `%s` (%s in all)\n", cmd, r.elapsed.Round(time.Second))
+	fmt.Fprintf(w, "- load (parts 1-3): %.0f requests/s per app, open loop over %d keep-alive connections, through the server's proxy; "+
+		"no cookies, so every request is a new client that the proxy sends to the canary with the step's weight\n", o.rate, o.conns)
+	fmt.Fprintf(w, "- canary rollout (parts 1-3): `weight: %d`, then `analysis: %s`; analysis every %s with the default checks "+
+		"(min_requests 50, max_error_rate 5%%, max_error_rate_increase 1%%) plus p50 and p99 latency at most 1.5x stable's; "+
+		"one replica per release\n", o.weight, o.analysis, o.interval)
+
+	r.printSummary(w)
+	if r.bad != nil {
+		fmt.Fprintf(w, "\n## 1. A canary failing half its requests\n\n")
+		fmt.Fprintf(w, "Stable: no switches. Canary: `HELLO_FAIL_RATE=0.5` in the new release's config. Each canary is a new build "+
+			"(its own version string), deployed with `slipway deploy` and waited for; the load continued %s after the command returned. "+
+			"Times are the clients' (the load generator's timestamps), except the abort decision, which is the server's record "+
+			"(`slipway rollout status --json`; same machine, same clock).\n\n", o.tail)
+		r.printBad(w, r.bad, "first 5xx")
+	}
+	if r.slow != nil {
+		fmt.Fprintf(w, "\n## 2. A canary twice as slow\n\n")
+		fmt.Fprintf(w, "Stable: `HELLO_DELAY=%s`. Canary: `HELLO_DELAY=%s`. Otherwise as part 1; times start at the canary's first "+
+			"request (when it was sent).\n\n", o.stableDelay, o.slowDelay)
+		r.printBad(w, r.slow, "first request")
+	}
+	if r.healthy != nil {
+		r.printHealthy(w)
+	}
+	if r.throughput != nil {
+		r.printThroughput(w)
+	}
+}
+
+func (r *report) printSummary(w io.Writer) {
+	fmt.Fprintf(w, "\n## Summary against the bar\n\n")
+	rows := [][]string{{"", "measured", "bar", "met"}}
+	if r.bad != nil {
+		s, missed := badStats(r.bad)
+		rows = append(rows, []string{
+			fmt.Sprintf("50%%-failing canary: first bad response → all traffic on stable (p50 / max of %d)", len(r.bad.runs)),
+			pm(s), "≤ " + barBad.String(), met(missed == 0 && s.N > 0 && s.Max <= barBad)})
+	}
+	if r.slow != nil {
+		s, missed := badStats(r.slow)
+		rows = append(rows, []string{
+			fmt.Sprintf("2x-slower canary: first request → all traffic on stable (p50 / max of %d)", len(r.slow.runs)),
+			pm(s), "≤ " + barSlow.String(), met(missed == 0 && s.N > 0 && s.Max <= barSlow)})
+	}
+	if h := r.healthy; h != nil {
+		bad := 0
+		for _, x := range h.runs {
+			if x.state != store.RolloutSucceeded {
+				bad++
+			}
+		}
+		label := fmt.Sprintf("healthy canaries aborted (or not promoted), of %d run", len(h.runs))
+		if h.notStarted > 0 {
+			label += fmt.Sprintf("; %d not started within the time budget", h.notStarted)
+		}
+		rows = append(rows, []string{label, fmt.Sprint(bad), "0", met(bad == 0 && h.notStarted == 0)})
+		rows = append(rows, []string{"healthy canary: first request → analysis passed (p50 / max)", pm(results.StatsOf(passTimes(h))), "–", ""})
+	}
+	if t := r.throughput; t != nil {
+		direct, _ := t.rows[0].median()
+		plain, _ := t.rows[1].median()
+		split, _ := t.rows[2].median()
+		rows = append(rows, []string{
+			fmt.Sprintf("proxy at %d clients, plain / 50%% split: req/s (× direct), p99", r.opts.concurrency),
+			fmt.Sprintf("%.0f (%.2f×), %s / %.0f (%.2f×), %s", plain.RPS, plain.RPS/direct.RPS, results.Dur(plain.P99),
+				split.RPS, split.RPS/direct.RPS, results.Dur(split.P99)), "–", ""})
+	}
+	results.Table(w, rows)
+}
+
+// badStats are the headline figures of part 1 or 2 and the canaries that
+// never went back to stable.
+func badStats(b *badReport) (results.Stats, int) {
+	var ds []time.Duration
+	missed := 0
+	for _, x := range b.runs {
+		ds = append(ds, x.toStable)
+		if x.toStable == results.Never {
+			missed++
+		}
+	}
+	return results.StatsOf(ds), missed
+}
+
+func (r *report) printBad(w io.Writer, b *badReport, from string) {
+	rows := [][]string{{"canary", "release", "outcome", "failed checks", "first request → first 5xx",
+		from + " → abort decided", "abort decided → last canary answer", "**" + from + " → all traffic on stable**",
+		"canary answers (5xx)", "other errors", "late requests"}}
+	var col [4][]time.Duration
+	for _, x := range b.runs {
+		outcome := x.state
+		if x.actor != "" {
+			outcome += " by " + x.actor
+		}
+		if x.rolledBack {
+			outcome += " (NOT aborted; rolled back by the benchmark)"
+		}
+		failed := strings.Join(x.failed, ", ")
+		if failed == "" && x.reason != "" {
+			failed = short(x.reason, 60)
+		}
+		ds := [4]time.Duration{x.firstBad, x.toDecision, x.decisionToStable, x.toStable}
+		for i, d := range ds {
+			col[i] = append(col[i], d)
+		}
+		rows = append(rows, []string{x.version, fmt.Sprint(x.release), outcome, failed,
+			dur(ds[0]), dur(ds[1]), dur(ds[2]), "**" + dur(ds[3]) + "**",
+			fmt.Sprintf("%d (%d)", x.x.requests, x.x.errors), fmt.Sprint(x.x.otherErrors + x.x.unattributed), fmt.Sprint(x.x.late)})
+	}
+	sum := []string{"p50 / max", "", "", ""}
+	for _, c := range col {
+		sum = append(sum, pm(results.StatsOf(c)))
+	}
+	rows = append(rows, append(sum, "", "", ""))
+	results.Table(w, rows)
+	fmt.Fprintf(w, "\n\"Other errors\" are 5xx from stable and answers that named no version (the proxy's own errors, failed "+
+		"connections) between the canary's first request and its last answer. \"Late requests\" were sent more than %s behind the "+
+		"load's schedule (the load generator or the machine stalled) in that span. Over the whole part: %d requests, the worst "+
+		"delay behind schedule %s, %d sent more than %s late, %d re-sent on a keep-alive connection the server had closed.\n",
+		results.Dur(loadgen.LateLimit), b.requests, results.Dur(b.lateMax), b.lateN, results.Dur(loadgen.LateLimit), b.retries)
+	for _, x := range b.runs {
+		if x.reason != "" {
+			fmt.Fprintf(w, "\n- %s, %s: %s\n", x.version, x.actor, short(x.reason, 400))
+			break // one example: the others read alike
+		}
+	}
+}
+
+func (r *report) printHealthy(w io.Writer) {
+	h := r.healthy
+	o := r.opts
+	fmt.Fprintf(w, "\n## 3. Healthy canaries\n\n")
+	fmt.Fprintf(w, "%d apps in parallel, each with its own host and load (%.0f requests/s, %.0f in all), each rolling out canaries "+
+		"one after the other; stable and canary both have `HELLO_FAIL_RATE=%v` and `HELLO_DELAY=%s`, and each canary is a new "+
+		"build that differs from stable only by its version string. A canary that passes becomes the next one's stable. "+
+		"%d canaries ran in %s (time budget %s)", h.apps, o.rate, o.rate*float64(h.apps), o.healthyFailRate, o.stableDelay,
+		len(h.runs), h.elapsed.Round(time.Second), o.healthyBudget)
+	if h.notStarted > 0 {
+		fmt.Fprintf(w, "; %d were not started because the budget ran out", h.notStarted)
+	}
+	fmt.Fprintf(w, ". The load generator's worst delay behind schedule: %s; requests sent more than %s late: %d of %d.\n\n",
+		results.Dur(h.lateMax), results.Dur(loadgen.LateLimit), h.lateN, h.requests)
+
+	outcomes := map[string]int{}
+	for _, x := range h.runs {
+		outcomes[x.state]++
+	}
+	var counts []string
+	for _, k := range slices.Sorted(maps.Keys(outcomes)) {
+		counts = append(counts, fmt.Sprintf("%s %d", k, outcomes[k]))
+	}
+	fmt.Fprintf(w, "Outcomes: %s.\n\n", strings.Join(counts, ", "))
+
+	pass := passTimes(h)
+	var server, deploy []time.Duration
+	var reqs []time.Duration // canary requests at the pass, as durations to share the quantile code
+	for _, x := range h.runs {
+		server = append(server, x.serverPass)
+		deploy = append(deploy, x.deploy)
+		if x.evidence != nil && x.state == store.RolloutSucceeded && len(x.evidence.Checks) > 0 {
+			reqs = append(reqs, time.Duration(x.evidence.Checks[0].Canary))
+		}
+	}
+	qs := []float64{0, 0.1, 0.25, 0.5, 0.75, 0.9, 1}
+	head := []string{"per healthy canary"}
+	for _, q := range qs {
+		head = append(head, qname(q))
+	}
+	row := func(name string, ds []time.Duration, f func(time.Duration) string) []string {
+		out := []string{name}
+		for _, q := range qs {
+			out = append(out, f(quantile(ds, q)))
+		}
+		return out
+	}
+	count := func(d time.Duration) string {
+		if d == results.Never {
+			return "–"
+		}
+		return fmt.Sprint(int64(d))
+	}
+	results.Table(w, [][]string{head,
+		row("first request → analysis passed (clients' clock to the server's record)", pass, dur),
+		row("weight step decided → analysis passed (server's records)", server, dur),
+		row("canary requests the judge had counted at the pass", reqs, count),
+		row("the whole `slipway deploy` (build, start, analysis, promotion, drain)", deploy, dur),
+	})
+	for _, x := range h.runs {
+		if x.state == store.RolloutSucceeded {
+			continue
+		}
+		fmt.Fprintf(w, "\n- **#%d %s (release %d): %s", x.n, x.version, x.release, x.state)
+		if x.actor != "" {
+			fmt.Fprintf(w, " by %s", x.actor)
+		}
+		fmt.Fprintf(w, "** after %d canary answers (%d 5xx): %s", x.x.requests, x.x.errors, short(x.reason+x.err, 600))
+	}
+	fmt.Fprintln(w)
+}
+
+func passTimes(h *healthyReport) []time.Duration {
+	var ds []time.Duration
+	for _, x := range h.runs {
+		ds = append(ds, x.pass)
+	}
+	return ds
+}
+
+func (r *report) printThroughput(w io.Writer) {
+	t := r.throughput
+	o := r.opts
+	fmt.Fprintf(w, "\n## 4. Proxy throughput with a 50%% split\n\n")
+	fmt.Fprintf(w, "Closed-loop keep-alive GET / at %d concurrent clients, %s measured after %s warm-up, %d rounds with the "+
+		"targets taking turns; each figure is the median of the rounds (errors summed). direct: the plain app's instance; plain: "+
+		"through the server's proxy to an app with no canary (one instance); split 50%%: through it to an app whose canary is held "+
+		"at weight 50 by a manual pause (one stable and one canary instance; no cookies, so each request is drawn anew: %.1f%% of "+
+		"%d probe answers came from the canary). Proxy CPU/req is the proxy process's user+system time over the measured window "+
+		"divided by its requests (/proc, 10 ms ticks). Pinning: %s.\n\n",
+		o.concurrency, o.duration, o.warmup, o.rounds, 100*t.share, t.shareN, t.pinNote)
+	direct, _ := t.rows[0].median()
+	rows := [][]string{{"target", "req/s", "× direct", "p50", "p99", "proxy CPU/req", "errors"}}
+	for _, row := range t.rows {
+		m, cpu := row.median()
+		c := "–"
+		if cpu > 0 {
+			c = results.Dur(cpu)
+		}
+		rows = append(rows, []string{row.target, fmt.Sprintf("%.0f", m.RPS), fmt.Sprintf("%.2f", m.RPS/direct.RPS),
+			results.Dur(m.P50), results.Dur(m.P99), c, fmt.Sprint(m.Errors)})
+	}
+	results.Table(w, rows)
+}
+
+// dur formats a duration, "never" for results.Never.
+func dur(d time.Duration) string {
+	if d == results.Never {
+		return "never"
+	}
+	return results.Dur(d)
+}
+
+// pm is "p50 / max" of s, noting durations that never happened.
+func pm(s results.Stats) string {
+	if s.N == 0 {
+		return "none"
+	}
+	out := dur(s.P50) + " / " + dur(s.Max)
+	if s.Missing > 0 {
+		out += fmt.Sprintf(" (%d never)", s.Missing)
+	}
+	return out
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// quantile of ds at q in [0, 1] (nearest rank, lower), ignoring Never;
+// Never if there is none.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	var ok []time.Duration
+	for _, d := range ds {
+		if d != results.Never {
+			ok = append(ok, d)
+		}
+	}
+	if len(ok) == 0 {
+		return results.Never
+	}
+	slices.Sort(ok)
+	return ok[int(q*float64(len(ok)-1))]
+}
+
+func qname(q float64) string {
+	switch q {
+	case 0:
+		return "min"
+	case 1:
+		return "max"
+	}
+	return fmt.Sprintf("p%.0f", 100*q)
+}
+
+// short cuts s to n runes.
+func short(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
