@@ -127,10 +127,11 @@ func (c *Client) Deploy(ctx context.Context, app spec.App, env, artifact string)
 	return ro, c.json(ctx, "POST", envPath(app.Name, env)+"/deploy", DeployRequest{Artifact: artifact, Spec: app}, &ro)
 }
 
-// Promote deploys what from runs to to.
-func (c *Client) Promote(ctx context.Context, app, from, to string) (store.Rollout, error) {
-	var ro store.Rollout
-	return ro, c.json(ctx, "POST", "/v1/apps/"+url.PathEscape(app)+"/promote", map[string]string{"from": from, "to": to}, &ro)
+// Promote deploys what from runs to to, or records a promotion that
+// waits for approvals.
+func (c *Client) Promote(ctx context.Context, app, from, to string) (PromoteResult, error) {
+	var res PromoteResult
+	return res, c.json(ctx, "POST", "/v1/apps/"+url.PathEscape(app)+"/promote", map[string]string{"from": from, "to": to}, &res)
 }
 
 // Rollback redeploys release to (0: the previous one).

@@ -49,6 +49,7 @@ func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h.route("GET /v1/apps/{app}/envs/{env}/rollout", ActRead, h.rolloutStatus)
 	h.route("POST /v1/apps/{app}/envs/{env}/rollout/{command}", ActDeploy, h.rolloutCommand)
 	h.route("GET /v1/events", ActRead, h.events)
+	h.promotionRoutes()
 	return h
 }
 
@@ -224,11 +225,11 @@ func (h *Handler) promote(w http.ResponseWriter, r *http.Request) error {
 	if err := h.authorize(r, ActPromote, r.PathValue("app"), req.To); err != nil {
 		return err
 	}
-	ro, err := h.svc.Promote(r.Context(), r.PathValue("app"), req.From, req.To, actor(r))
+	res, err := h.svc.Promote(r.Context(), r.PathValue("app"), req.From, req.To, actor(r))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, ro)
+	return writeJSON(w, http.StatusAccepted, res)
 }
 
 func (h *Handler) rollback(w http.ResponseWriter, r *http.Request) error {
@@ -373,4 +374,8 @@ func (h *Handler) rolloutCommand(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusAccepted, ro)
+}
+
+func errInvalidf(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
 }

@@ -46,6 +46,7 @@ type Principal struct {
 
 // Service is what the API serves; the control plane implements it.
 type Service interface {
+	PromotionService
 	// Authenticate maps a bearer token to the caller it belongs to.
 	Authenticate(ctx context.Context, token string) (Principal, error)
 	// Authorize returns nil if p may do action on (app, env) (either may be
@@ -59,7 +60,9 @@ type Service interface {
 	// really hash to it.
 	PutArtifact(ctx context.Context, digest string, r io.Reader) (int64, error)
 	Deploy(ctx context.Context, req DeployRequest, actor string) (store.Rollout, error)
-	Promote(ctx context.Context, app, from, to, actor string) (store.Rollout, error)
+	// Promote deploys what from runs to to, or, where to needs approvals,
+	// records a pending promotion.
+	Promote(ctx context.Context, app, from, to, actor string) (PromoteResult, error)
 	Rollback(ctx context.Context, app, env string, to int, actor string) (store.Rollout, error)
 	SetConfig(ctx context.Context, app, env string, req ConfigRequest, actor string) (store.Rollout, error)
 	Config(ctx context.Context, app, env string) ([]ConfigEntry, error)

@@ -147,7 +147,14 @@ func (d *demo) run(ctx context.Context, load *load) error {
 		return err
 	}
 	if err := d.do(ctx, "promote the same artifact to production", prod, "v1", true, func() (store.Rollout, error) {
-		return d.c.Promote(ctx, "hello", "staging", "production")
+		res, err := d.c.Promote(ctx, "hello", "staging", "production")
+		if err == nil && res.Rollout == nil {
+			err = fmt.Errorf("promotion %d waits for approvals", res.Pending.ID)
+		}
+		if err != nil {
+			return store.Rollout{}, err
+		}
+		return *res.Rollout, nil
 	}); err != nil {
 		return err
 	}

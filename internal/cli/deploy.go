@@ -247,11 +247,14 @@ func newPromoteCmd(g *globals) *cobra.Command {
 				return err
 			}
 			started := time.Now()
-			ro, err := c.Promote(cmd.Context(), args[0], from, to)
+			pr, err := c.Promote(cmd.Context(), args[0], from, to)
 			if err != nil {
 				return err
 			}
-			res, err := wait(cmd.Context(), c, ro, started)
+			if pr.Rollout == nil {
+				return g.printPending(*pr.Pending)
+			}
+			res, err := wait(cmd.Context(), c, *pr.Rollout, started)
 			if err != nil {
 				return err
 			}

@@ -111,7 +111,7 @@ func newRoot(g *globals) *cobra.Command {
 		newServerCmd(g), newProxyCmd(), newShimCmd(),
 		newPlanCmd(g), newApplyCmd(g), newDeployCmd(g), newPromoteCmd(g), newRollbackCmd(g),
 		newReleasesCmd(g), newStatusCmd(g), newLogsCmd(g), newConfigCmd(g),
-		newRolloutCmd(g), newDemoCmd(g), newSchemaCmd(g), newVersionCmd(g),
+		newRolloutCmd(g), newApproveCmd(g), newApprovalsCmd(g), newDemoCmd(g), newSchemaCmd(g), newVersionCmd(g),
 	)
 	return root
 }

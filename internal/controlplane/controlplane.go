@@ -92,6 +92,7 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 	cp.exec = &rollout.Executor{
 		Store: st, Runtime: opts.Driver, Router: cp.router, Meter: cp.router, Logger: opts.Logger,
 		Gate:     rollout.Gate{Client: &http.Client{}, Status: opts.Driver.Status},
+		Smoke:    &rollout.Smoke{ProxyAddr: opts.ProxyListen, Client: &http.Client{}},
 		Artifact: cp.artifactPath,
 	}
 	return cp, nil

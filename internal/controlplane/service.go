@@ -147,6 +147,9 @@ func (cp *ControlPlane) Deploy(ctx context.Context, req api.DeployRequest, actor
 	if !artifact.ValidDigest(req.Artifact) {
 		return store.Rollout{}, fmt.Errorf("%w: artifact digest %q must look like sha256:<64 hex digits>", api.ErrInvalid, req.Artifact)
 	}
+	if err := cp.checkRequiresFrom(ctx, req.Spec, req.Env, req.Artifact); err != nil {
+		return store.Rollout{}, err
+	}
 	return cp.begin(ctx, store.NewRollout{App: req.Spec.Name, Env: req.Env, Artifact: req.Artifact, Spec: &req.Spec, Kind: "deploy", Source: "deploy", Actor: actor})
 }
 
@@ -190,31 +193,6 @@ func (cp *ControlPlane) liveRelease(ctx context.Context, app, env string) (store
 		return store.Release{}, fmt.Errorf("%w: %s/%s has no live release yet; deploy to it first", api.ErrInvalid, app, env)
 	}
 	return cp.store.Release(ctx, app, env, n)
-}
-
-// Promote implements api.Service: the exact artifact from runs, with the
-// target environment's own config.
-func (cp *ControlPlane) Promote(ctx context.Context, app, from, to, actor string) (store.Rollout, error) {
-	if from == "" || to == "" || from == to {
-		return store.Rollout{}, fmt.Errorf("%w: promote needs two different environments, --from and --to", api.ErrInvalid)
-	}
-	src, err := cp.liveRelease(ctx, app, from)
-	if err != nil {
-		return store.Rollout{}, err
-	}
-	stored, err := cp.store.App(ctx, app)
-	if err != nil {
-		return store.Rollout{}, err
-	}
-	if _, ok := stored.Environments[to]; !ok {
-		return store.Rollout{}, fmt.Errorf("environment %q of app %s: %w", to, app, store.ErrNotFound)
-	}
-	// Same artifact and the same run and health settings as the source
-	// release; the target's own environment settings and config.
-	pin := src.Spec
-	pin.Environments = stored.Environments
-	return cp.begin(ctx, store.NewRollout{App: app, Env: to, Artifact: src.Artifact, PinSpec: &pin, Actor: actor, Kind: "promote",
-		Source: fmt.Sprintf("promote from %s #%d", from, src.Number)})
 }
 
 // Rollback implements api.Service: it rolls out an earlier release again,

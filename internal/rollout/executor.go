@@ -51,6 +51,9 @@ type Store interface {
 	Instances(ctx context.Context, app, env string) ([]store.Instance, error)
 	// Release returns a release (the one a rolling update replaces).
 	Release(ctx context.Context, app, env string, n int) (store.Release, error)
+	// RevertSwitch makes the previous release live again and fails the
+	// rollout, after its post-deploy checks failed.
+	RevertSwitch(ctx context.Context, id int64, reason string) error
 }
 
 // Runtime is the part of a driver the executor uses.
@@ -93,6 +96,8 @@ type Executor struct {
 	// Tick is how often waits re-check deadlines and commands when no
 	// analysis runs. Default 200ms.
 	Tick time.Duration
+	// Smoke runs post-deploy checks; nil skips them.
+	Smoke *Smoke
 }
 
 // Judge decides on a canary from an analysis input.
@@ -222,6 +227,14 @@ func (r *run) switchAll(ctx context.Context) (Outcome, error) {
 			return Outcome{}, ErrInterrupted
 		}
 		return r.fail(ctx, r.newIDs, fmt.Sprintf("record the switch to release %d: %v", r.rel.Number, err))
+	}
+	if len(r.env.Smoke) > 0 {
+		if err := retry(ctx, 20, 100*time.Millisecond, func() error { return r.e.Router.Publish(ctx) }); err != nil {
+			r.log.Error("publish routes after switch", "err", err)
+		}
+		if out, err := r.verify(ctx); out != nil || err != nil {
+			return deref(out), err
+		}
 	}
 	return r.e.FinishSwitch(context.WithoutCancel(ctx), r.ro, r.oldIDs, r.rel.Spec.Run.DrainTimeout.D(), r.env.Rollout.KeepPrevious.D())
 }

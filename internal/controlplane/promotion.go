@@ -1,0 +1,149 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/api"
+	"github.com/slipway-dev/slipway/internal/spec"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// ErrRequiresFrom marks a deploy refused because the artifact has not gone
+// live in the environment that must come first.
+var ErrRequiresFrom = errors.New("artifact did not pass the environment this one requires")
+
+// checkRequiresFrom enforces build once, deploy everywhere: an environment
+// with requires_from only takes artifacts that went live there first.
+func (cp *ControlPlane) checkRequiresFrom(ctx context.Context, app spec.App, env, artifact string) error {
+	from := app.Environments[env].RequiresFrom
+	if from == "" {
+		return nil
+	}
+	ok, err := cp.store.ArtifactWentLive(ctx, app.Name, from, artifact)
+	if err != nil || ok {
+		return err
+	}
+	return fmt.Errorf("%w: %s/%s only accepts artifacts that went live in %s first (requires_from), and %s never did; deploy it to %s, then `slipway promote %s --from %s --to %s`",
+		api.ErrForbidden, app.Name, env, from, shortDigest(artifact), from, app.Name, from, env)
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+// Promote implements api.Service: the exact artifact from runs, with the
+// target environment's own config. Where the target asks for approvals, the
+// promotion waits until enough other users approve.
+func (cp *ControlPlane) Promote(ctx context.Context, app, from, to, actor string) (api.PromoteResult, error) {
+	if from == "" || to == "" || from == to {
+		return api.PromoteResult{}, fmt.Errorf("%w: promote needs two different environments, --from and --to", api.ErrInvalid)
+	}
+	src, err := cp.liveRelease(ctx, app, from)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	stored, err := cp.store.App(ctx, app)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	target, ok := stored.Environments[to]
+	if !ok {
+		return api.PromoteResult{}, fmt.Errorf("environment %q of app %s: %w", to, app, store.ErrNotFound)
+	}
+	if err := cp.checkRequiresFrom(ctx, stored, to, src.Artifact); err != nil {
+		return api.PromoteResult{}, err
+	}
+	if target.Approvals > 0 {
+		ttl := target.ApprovalTTL.D()
+		if ttl <= 0 {
+			ttl = 24 * time.Hour
+		}
+		p, err := cp.store.AddPromotion(ctx, store.Promotion{App: app, FromEnv: from, ToEnv: to, FromRelease: src.Number,
+			Artifact: src.Artifact, Needed: target.Approvals, RequestedBy: actor, ExpiresAt: time.Now().Add(ttl)})
+		if err != nil {
+			return api.PromoteResult{}, err
+		}
+		return api.PromoteResult{Pending: &p}, nil
+	}
+	ro, err := cp.startPromotion(ctx, app, from, to, src, actor)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	return api.PromoteResult{Rollout: &ro}, nil
+}
+
+// startPromotion rolls out src's artifact, run and health settings into to.
+func (cp *ControlPlane) startPromotion(ctx context.Context, app, from, to string, src store.Release, actor string) (store.Rollout, error) {
+	stored, err := cp.store.App(ctx, app)
+	if err != nil {
+		return store.Rollout{}, err
+	}
+	pin := src.Spec
+	pin.Environments = stored.Environments
+	return cp.begin(ctx, store.NewRollout{App: app, Env: to, Artifact: src.Artifact, PinSpec: &pin, Actor: actor, Kind: "promote",
+		Source: fmt.Sprintf("promote from %s #%d", from, src.Number)})
+}
+
+// Approve implements api.PromotionService.
+func (cp *ControlPlane) Approve(ctx context.Context, app string, id int64, approver api.Principal) (api.PromoteResult, error) {
+	p, err := cp.store.Promotion(ctx, id)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	if p.App != app {
+		return api.PromoteResult{}, fmt.Errorf("promotion %d of app %s: %w", id, app, store.ErrNotFound)
+	}
+	if err := cp.Authorize(ctx, approver, api.ActApprove, app, p.ToEnv); err != nil {
+		return api.PromoteResult{}, err
+	}
+	p, err = cp.store.Approve(ctx, id, approver.Name)
+	if err != nil {
+		if errors.Is(err, store.ErrSelfApproval) {
+			return api.PromoteResult{}, fmt.Errorf("%w: %v", api.ErrForbidden, err)
+		}
+		return api.PromoteResult{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+	}
+	if len(p.Approvers) < p.Needed {
+		return api.PromoteResult{Pending: &p}, nil
+	}
+	src, err := cp.store.Release(ctx, app, p.FromEnv, p.FromRelease)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	ro, err := cp.startPromotion(ctx, app, p.FromEnv, p.ToEnv, src, p.RequestedBy)
+	if err != nil {
+		return api.PromoteResult{Pending: &p}, err
+	}
+	if err := cp.store.SetPromotionState(ctx, id, store.PromotionApproved, ro.ID); err != nil {
+		cp.log.Error("record approved promotion", "promotion", id, "err", err)
+	}
+	p.State, p.RolloutID = store.PromotionApproved, ro.ID
+	return api.PromoteResult{Rollout: &ro, Pending: &p}, nil
+}
+
+// Promotions implements api.PromotionService.
+func (cp *ControlPlane) Promotions(ctx context.Context, app string, pendingOnly bool) ([]store.Promotion, error) {
+	cp.expirePromotions(ctx)
+	return cp.store.Promotions(ctx, app, pendingOnly)
+}
+
+// expirePromotions ends pending promotions past their deadline.
+func (cp *ControlPlane) expirePromotions(ctx context.Context) {
+	ps, err := cp.store.Promotions(ctx, "", true)
+	if err != nil {
+		return
+	}
+	for _, p := range ps {
+		if time.Now().After(p.ExpiresAt) {
+			if err := cp.store.SetPromotionState(ctx, p.ID, store.PromotionExpired, 0); err != nil {
+				cp.log.Warn("expire promotion", "promotion", p.ID, "err", err)
+			}
+		}
+	}
+}
