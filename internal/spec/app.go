@@ -18,6 +18,8 @@ func (d *decoder) app(n *yaml.Node) *App {
 		{"build", func(p string, v *yaml.Node) { d.build(p, v, &a.Build) }},
 		{"run", func(p string, v *yaml.Node) { d.run(p, v, &a.Run) }},
 		{"health", func(p string, v *yaml.Node) { d.health(p, v, &a.Health) }},
+		{"pipeline", func(p string, v *yaml.Node) { a.Pipeline = d.pipeline(p, v) }},
+		{"source", func(p string, v *yaml.Node) { a.Source = d.source(p, v) }},
 		{"environments", func(p string, v *yaml.Node) { a.Environments = d.environments(p, v) }},
 	})
 	return &a
@@ -84,6 +86,12 @@ func (d *decoder) environment(path string, n *yaml.Node) Environment {
 		{"host", func(p string, v *yaml.Node) { env.Host = d.str(p, v) }},
 		{"replicas", func(p string, v *yaml.Node) { env.Replicas = d.integer(p, v) }},
 		{"config", func(p string, v *yaml.Node) { env.Config = d.vars(p, v) }},
+		{"requires_from", func(p string, v *yaml.Node) { env.RequiresFrom = d.str(p, v) }},
+		{"approvals", func(p string, v *yaml.Node) { env.Approvals = d.integer(p, v) }},
+		{"approval_ttl", func(p string, v *yaml.Node) { env.ApprovalTTL = d.duration(p, v) }},
+		{"permissions", func(p string, v *yaml.Node) { d.permissions(p, v, &env.Permissions) }},
+		{"smoke", func(p string, v *yaml.Node) { env.Smoke = d.smoke(p, v) }},
+		{"secret_files", func(p string, v *yaml.Node) { env.SecretFiles = d.secretFiles(p, v) }},
 		{"rollout", func(p string, v *yaml.Node) { d.rollout(p, v, &env.Rollout) }},
 	})
 	return env

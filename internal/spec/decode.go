@@ -479,6 +479,33 @@ func (d *decoder) number(path string, n *yaml.Node, fix func(string) string) (fl
 	return 0, false
 }
 
+// boolean decodes true or false. YAML 1.1's other spellings (yes, on) are
+// strings to yaml.v3, so they are reported rather than guessed at.
+func (d *decoder) boolean(path string, n *yaml.Node) bool {
+	r := d.scalar(path, n, "true or false", "write true or false")
+	if r == nil {
+		return false
+	}
+	quoted := r.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	v, err := strconv.ParseBool(r.Value)
+	switch lower := strings.ToLower(r.Value); {
+	case r.Tag == "!!bool" && err == nil:
+		return v
+	case r.Tag == "!!bool":
+		// yaml.v3 reads True and TRUE as booleans too.
+		return lower == "true"
+	case quoted && (lower == "true" || lower == "false"):
+		d.fail(r, path, "%s is a string; write %s without quotes", literal(r), lower)
+	case lower == "yes" || lower == "on" || lower == "y":
+		d.fail(r, path, "%s is not true or false; write true", literal(r))
+	case lower == "no" || lower == "off" || lower == "n":
+		d.fail(r, path, "%s is not true or false; write false", literal(r))
+	default:
+		d.fail(r, path, "%s is not true or false; write true or false", literal(r))
+	}
+	return false
+}
+
 // duration decodes a Go duration string such as "500ms".
 func (d *decoder) duration(path string, n *yaml.Node) Duration {
 	r := d.scalar(path, n, "a duration", `write it like "500ms" or "2s"`)
@@ -497,9 +524,26 @@ func (d *decoder) duration(path string, n *yaml.Node) Duration {
 	return 0
 }
 
-// vars decodes run.env or an environment's config: NAME: value pairs whose
-// values are taken as written (DEBUG: true is the string "true").
+// vars decodes run.env, an environment's config or a step's env: NAME:
+// value pairs whose values are taken as written (DEBUG: true is the string
+// "true").
 func (d *decoder) vars(path string, n *yaml.Node) map[string]string {
+	return d.pairs(path, n, pairForm{
+		key: "NAME", value: "value", what: "variable",
+		noValue: func(key string) string { return fmt.Sprintf("write %s: \"\" for an empty value", key) },
+	})
+}
+
+// pairForm describes the entries of a mapping of names to values for
+// messages: each is key: value, and is called a what. noValue advises on
+// an entry written without a value.
+type pairForm struct {
+	key, value, what string
+	noValue          func(key string) string
+}
+
+// pairs decodes a mapping of names to single values, taken as written.
+func (d *decoder) pairs(path string, n *yaml.Node, form pairForm) map[string]string {
 	r := d.resolve(n)
 	if r == nil || isNull(r) {
 		return nil
@@ -507,10 +551,12 @@ func (d *decoder) vars(path string, n *yaml.Node) map[string]string {
 	switch r.Kind {
 	case yaml.MappingNode:
 	case yaml.SequenceNode:
-		d.fail(r, path, "expected NAME: value lines, found a list; write each variable as NAME: value, not - NAME=value")
+		d.fail(r, path, "expected %s: %s lines, found a list; write each %s as %s: %s, not - %s=%s",
+			form.key, form.value, form.what, form.key, form.value, form.key, form.value)
 		return nil
 	default:
-		d.fail(r, path, "expected NAME: value lines, found %s; write each variable as NAME: value on an indented line", describe(r))
+		d.fail(r, path, "expected %s: %s lines, found %s; write each %s as %s: %s on an indented line",
+			form.key, form.value, describe(r), form.what, form.key, form.value)
 		return nil
 	}
 	d.valPos[path] = positionOf(r)
@@ -523,7 +569,7 @@ func (d *decoder) vars(path string, n *yaml.Node) map[string]string {
 		case v == nil:
 			return vars
 		case isNull(v):
-			d.fail(e.keyNode, p, "has no value; write %s: \"\" for an empty value", e.key)
+			d.fail(e.keyNode, p, "has no value; %s", form.noValue(e.key))
 		case v.Kind != yaml.ScalarNode:
 			d.fail(v, p, `expected a value, found %s; quote it if it starts with "[", "{" or "- "`, describe(v))
 		default:

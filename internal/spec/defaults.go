@@ -2,6 +2,7 @@ package spec
 
 import (
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -62,6 +63,41 @@ const (
 	DefaultWebhookTimeout = Duration(5 * time.Second)
 )
 
+// Defaults of the pipeline and the source.
+const (
+	// DefaultStepTimeout is pipeline.stages[i].steps[j].timeout.
+	DefaultStepTimeout = Duration(10 * time.Minute)
+	// DefaultPoll is source.poll.
+	DefaultPoll = Duration(30 * time.Second)
+	// DefaultPreviewFrom is source.preview.from.
+	DefaultPreviewFrom = "staging"
+)
+
+// Defaults of an environment's promotion rules, permissions and smoke
+// checks.
+const (
+	// DefaultApprovalTTL is environments.<name>.approval_ttl, for an
+	// environment that needs approvals.
+	DefaultApprovalTTL = Duration(24 * time.Hour)
+	// DefaultDeployRole is permissions.deploy.
+	DefaultDeployRole = RoleDeployer
+	// DefaultPromoteRole is permissions.promote.
+	DefaultPromoteRole = RoleDeployer
+	// DefaultApproveRole is permissions.approve.
+	DefaultApproveRole = RoleApprover
+	// DefaultSecretRole is permissions.secret.
+	DefaultSecretRole = RoleDeployer
+	// DefaultSmokeTimeout is smoke[i].timeout.
+	DefaultSmokeTimeout = Duration(10 * time.Second)
+	// DefaultSmokeMethod is smoke[i].http.method.
+	DefaultSmokeMethod = http.MethodGet
+	// DefaultSmokeStatus is smoke[i].http.status.
+	DefaultSmokeStatus = http.StatusOK
+)
+
+// MaxApprovals is the largest approvals value an environment may ask for.
+const MaxApprovals = 10
+
 // DefaultSteps returns the steps of a canary that does not list its own:
 // 10% of clients until the analysis passes (at most 1m), then 50% until it
 // passes again, then everyone. The caller owns the returned slice.
@@ -84,6 +120,8 @@ func (a *App) WithDefaults() *App {
 	}
 	c := *a
 	c.Run.Env = maps.Clone(a.Run.Env)
+	c.Pipeline = a.Pipeline.withDefaults()
+	c.Source = a.Source.withDefaults()
 	setDefault(&c.Run.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.Health.Interval, DefaultHealthInterval)
 	setDefault(&c.Health.Timeout, DefaultHealthTimeout)
@@ -96,6 +134,12 @@ func (a *App) WithDefaults() *App {
 		for name, env := range a.Environments {
 			env.Config = maps.Clone(env.Config)
 			setDefault(&env.Replicas, DefaultReplicas)
+			env.SecretFiles = maps.Clone(env.SecretFiles)
+			if env.Approvals > 0 {
+				setDefault(&env.ApprovalTTL, DefaultApprovalTTL)
+			}
+			env.Permissions = env.Permissions.withDefaults()
+			env.Smoke = smokeWithDefaults(env.Smoke)
 			env.Rollout = env.Rollout.withDefaults()
 			c.Environments[name] = env
 		}
@@ -136,6 +180,70 @@ func (r Rollout) withDefaults() Rollout {
 		}
 	}
 	return r
+}
+
+// withDefaults returns a deep copy of p with its defaults applied, or nil
+// for nil.
+func (p *Pipeline) withDefaults() *Pipeline {
+	if p == nil {
+		return nil
+	}
+	c := Pipeline{Stages: cloneList(p.Stages), Caches: cloneList(p.Caches)}
+	for i, st := range c.Stages {
+		st.Steps = cloneList(st.Steps)
+		for j := range st.Steps {
+			s := &st.Steps[j]
+			s.Env = maps.Clone(s.Env)
+			setDefault(&s.Timeout, DefaultStepTimeout)
+		}
+		c.Stages[i] = st
+	}
+	for i := range c.Caches {
+		c.Caches[i].Key = cloneList(c.Caches[i].Key)
+	}
+	return &c
+}
+
+// withDefaults returns a deep copy of s with its defaults applied, or nil
+// for nil.
+func (s *Source) withDefaults() *Source {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	setDefault(&c.Poll, DefaultPoll)
+	c.Rules = cloneList(s.Rules)
+	if s.Preview != nil {
+		p := *s.Preview
+		setDefault(&p.From, DefaultPreviewFrom)
+		c.Preview = &p
+	}
+	return &c
+}
+
+func (p Permissions) withDefaults() Permissions {
+	setDefault(&p.Deploy, DefaultDeployRole)
+	setDefault(&p.Promote, DefaultPromoteRole)
+	setDefault(&p.Approve, DefaultApproveRole)
+	setDefault(&p.Secret, DefaultSecretRole)
+	return p
+}
+
+// smokeWithDefaults returns a deep copy of checks with their defaults
+// applied; an empty list becomes nil.
+func smokeWithDefaults(checks []SmokeCheck) []SmokeCheck {
+	checks = cloneList(checks)
+	for i := range checks {
+		c := &checks[i]
+		setDefault(&c.Timeout, DefaultSmokeTimeout)
+		if c.HTTP != nil {
+			h := *c.HTTP
+			setDefault(&h.Method, DefaultSmokeMethod)
+			setDefault(&h.Status, DefaultSmokeStatus)
+			c.HTTP = &h
+		}
+	}
+	return checks
 }
 
 // cloneSteps deep-copies steps; an empty list becomes nil.

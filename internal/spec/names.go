@@ -19,6 +19,13 @@ const (
 	hostPattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`
 	// maxHostLen bounds a whole host name.
 	maxHostLen = 253
+	// previewHostPattern is the rule for source.preview.host: a host name
+	// in which one label holds {branch}. (It does not bound that label's
+	// length, which Parse checks with {branch} replaced by one letter.)
+	previewHostPattern = `^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*([a-z0-9][a-z0-9-]*)?\{branch\}([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`
+	// maxPreviewHostLen bounds source.preview.host: a host name of
+	// maxHostLen with a one-letter branch.
+	maxPreviewHostLen = maxHostLen - 1 + len(BranchPlaceholder)
 	// reservedVar is set by slipway itself and may not be configured.
 	reservedVar = "PORT"
 	// stickyPattern is the rule for rollout.sticky: cookie, or header:
@@ -121,6 +128,15 @@ func validHost(s string) bool {
 		}
 	}
 	return true
+}
+
+// validLabel reports whether s is one label of a host name.
+func validLabel(s string) bool { return s != "" && !strings.Contains(s, ".") && validHost(s) }
+
+// validPreviewHost reports whether s is a valid source.preview.host: it
+// holds {branch} once, and is a host name once a branch name replaces it.
+func validPreviewHost(s string) bool {
+	return strings.Count(s, BranchPlaceholder) == 1 && validHost(strings.Replace(s, BranchPlaceholder, "x", 1))
 }
 
 // validToken reports whether s is an HTTP token (RFC 9110), the form of a

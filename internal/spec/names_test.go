@@ -120,3 +120,51 @@ func TestPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewHostPattern checks the JSON Schema's rule for
+// source.preview.host against validPreviewHost. They agree except that the
+// pattern does not bound the length of the label holding {branch}, so the
+// schema may admit a host Parse rejects, never the other way round.
+func TestPreviewHostPattern(t *testing.T) {
+	re := regexp.MustCompile(previewHostPattern)
+	long := strings.Repeat("a", 62)
+	tests := []struct {
+		host     string
+		tooLong  bool // only the label length makes it invalid
+		accepted bool
+	}{
+		{host: "{branch}.hello.localhost", accepted: true},
+		{host: "pr-{branch}.hello.localhost", accepted: true},
+		{host: "hello-{branch}-x.localhost", accepted: true},
+		{host: "a.{branch}.b", accepted: true},
+		{host: "{branch}", accepted: true},
+		{host: long + "{branch}.x", accepted: true},
+		{host: long + "a{branch}.x", tooLong: true},
+		{host: "{branch}" + long + "a.x", tooLong: true},
+		{host: "hello.localhost"},
+		{host: "{branch}.{branch}.localhost"},
+		{host: "{Branch}.hello.localhost"},
+		{host: "{ branch }.hello.localhost"},
+		{host: "-{branch}.hello.localhost"},
+		{host: "{branch}-.hello.localhost"},
+		{host: "{branch}..localhost"},
+		{host: ".{branch}.localhost"},
+		{host: "{branch}.localhost."},
+		{host: "https://{branch}.localhost"},
+		{host: "{branch}.Hello.localhost"},
+		{host: "{branch}.localhost:8080"},
+		{host: "{branch}_x.localhost"},
+		{host: strings.Repeat("a.", 126) + "{branch}", accepted: true},
+		{host: strings.Repeat("a.", 127) + "{branch}"},
+		{host: ""},
+	}
+	for _, tt := range tests {
+		got, pattern := validPreviewHost(tt.host), re.MatchString(tt.host) && len(tt.host) <= maxPreviewHostLen
+		if got != tt.accepted {
+			t.Errorf("validPreviewHost(%q) = %v, want %v", tt.host, got, tt.accepted)
+		}
+		if want := tt.accepted || tt.tooLong; pattern != want {
+			t.Errorf("pattern on %q = %v, want %v", tt.host, pattern, want)
+		}
+	}
+}

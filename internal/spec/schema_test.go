@@ -62,10 +62,10 @@ func TestSchemaHeader(t *testing.T) {
 // yaml field has a schema property and every property a field, that
 // required fields are those without omitempty, that no object admits
 // unknown fields, and that descriptions are the doc comments in types.go
-// (with the Go field name replaced by the yaml one).
+// and types_delivery.go (with the Go field name replaced by the yaml one).
 func TestSchemaMatchesTypes(t *testing.T) {
 	s := loadSchema(t)
-	docs := docComments(t, "types.go")
+	docs := docComments(t, "types.go", "types_delivery.go")
 	if got := s["description"]; got != docs["App"] {
 		t.Errorf("root description = %q, want the App doc comment %q", got, docs["App"])
 	}
@@ -97,7 +97,11 @@ func TestSchemaMatchesTypes(t *testing.T) {
 			if yamlDoc := strings.Replace(doc, f.Name, name, 1); prop["description"] != yamlDoc {
 				t.Errorf("%s: description = %q,\nwant the doc comment %q", p, prop["description"], yamlDoc)
 			}
-			switch ft := f.Type; {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			switch {
 			case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Duration]():
 				def := s.resolve(prop)
 				if def["description"] != docs[ft.Name()] {
@@ -152,16 +156,24 @@ func TestSchemaMatchesTypes(t *testing.T) {
 	}
 }
 
-// docComments returns the doc comments in a Go file, keyed by type name and
+// docComments returns the doc comments in Go files, keyed by type name and
 // by Type.Field, each joined into one line.
-func docComments(t *testing.T, file string) map[string]string {
+func docComments(t *testing.T, files ...string) map[string]string {
+	t.Helper()
+	docs := map[string]string{}
+	for _, file := range files {
+		addDocComments(t, file, docs)
+	}
+	return docs
+}
+
+func addDocComments(t *testing.T, file string, docs map[string]string) {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := func(g *ast.CommentGroup) string { return strings.Join(strings.Fields(g.Text()), " ") }
-	docs := map[string]string{}
 	for _, decl := range f.Decls {
 		gen, ok := decl.(*ast.GenDecl)
 		if !ok || gen.Tok != token.TYPE {
@@ -191,7 +203,6 @@ func docComments(t *testing.T, file string) map[string]string {
 			}
 		}
 	}
-	return docs
 }
 
 // TestSchemaRules checks the schema publishes the same rules and defaults
@@ -237,6 +248,29 @@ func TestSchemaRules(t *testing.T) {
 		{"min_requests default", get(defs, "analysis", "properties", "min_requests", "default"), float64(DefaultMinRequests)},
 		{"max_error_rate default", get(defs, "analysis", "properties", "max_error_rate", "default"), DefaultMaxErrorRate},
 		{"max_error_rate_increase default", get(defs, "analysis", "properties", "max_error_rate_increase", "default"), DefaultMaxErrorRateIncrease},
+		{"stage name pattern", get(defs, "stage", "properties", "name", "pattern"), namePattern},
+		{"stage name maxLength", get(defs, "stage", "properties", "name", "maxLength"), float64(maxNameLen)},
+		{"step variable name pattern", get(defs, "stepVariables", "propertyNames", "pattern"), envVarPattern},
+		{"preview host pattern", get(defs, "preview", "properties", "host", "pattern"), previewHostPattern},
+		{"preview host maxLength", get(defs, "preview", "properties", "host", "maxLength"), float64(maxPreviewHostLen)},
+		{"preview from default", get(defs, "preview", "properties", "from", "default"), DefaultPreviewFrom},
+		{"preview from pattern", get(defs, "preview", "properties", "from", "pattern"), namePattern},
+		{"deploy pattern", get(defs, "sourceRule", "properties", "deploy", "pattern"), namePattern},
+		{"candidate pattern", get(defs, "sourceRule", "properties", "candidate", "pattern"), namePattern},
+		{"requires_from pattern", get(defs, "environment", "properties", "requires_from", "pattern"), namePattern},
+		{"approvals maximum", get(defs, "environment", "properties", "approvals", "maximum"), float64(MaxApprovals)},
+		{"deploy role default", get(defs, "permissions", "properties", "deploy", "default"), DefaultDeployRole},
+		{"promote role default", get(defs, "permissions", "properties", "promote", "default"), DefaultPromoteRole},
+		{"approve role default", get(defs, "permissions", "properties", "approve", "default"), DefaultApproveRole},
+		{"secret role default", get(defs, "permissions", "properties", "secret", "default"), DefaultSecretRole},
+		{"deploy roles", fmt.Sprint(get(defs, "permissions", "properties", "deploy", "enum")), fmt.Sprint(rolesFrom(DefaultDeployRole))},
+		{"promote roles", fmt.Sprint(get(defs, "permissions", "properties", "promote", "enum")), fmt.Sprint(rolesFrom(DefaultPromoteRole))},
+		{"approve roles", fmt.Sprint(get(defs, "permissions", "properties", "approve", "enum")), fmt.Sprint(rolesFrom(DefaultApproveRole))},
+		{"secret roles", fmt.Sprint(get(defs, "permissions", "properties", "secret", "enum")), fmt.Sprint(rolesFrom(DefaultSecretRole))},
+		{"smoke methods", fmt.Sprint(get(defs, "smokeHTTP", "properties", "method", "enum")), fmt.Sprint(smokeMethods())},
+		{"smoke method default", get(defs, "smokeHTTP", "properties", "method", "default"), DefaultSmokeMethod},
+		{"smoke status default", get(defs, "smokeHTTP", "properties", "status", "default"), float64(DefaultSmokeStatus)},
+		{"secret name pattern", get(defs, "environment", "properties", "secret_files", "propertyNames", "pattern"), envVarPattern},
 	}
 	durations := []struct {
 		path []string
@@ -253,6 +287,10 @@ func TestSchemaRules(t *testing.T) {
 		{[]string{"analysis", "properties", "interval", "default"}, DefaultAnalysisInterval},
 		{[]string{"analysis", "properties", "window", "default"}, DefaultAnalysisWindow},
 		{[]string{"webhook", "properties", "timeout", "default"}, DefaultWebhookTimeout},
+		{[]string{"pipelineStep", "properties", "timeout", "default"}, DefaultStepTimeout},
+		{[]string{"source", "properties", "poll", "default"}, DefaultPoll},
+		{[]string{"environment", "properties", "approval_ttl", "default"}, DefaultApprovalTTL},
+		{[]string{"smokeCheck", "properties", "timeout", "default"}, DefaultSmokeTimeout},
 	}
 	for _, d := range durations {
 		got, err := time.ParseDuration(get(defs, d.path...).(string))
@@ -471,6 +509,12 @@ func (s schemaDoc) validate(schema any, v any, at string) []string {
 		}
 	}
 	return problems
+}
+
+// rolesFrom lists the roles from least up, as the schema's enum does.
+func rolesFrom(least string) []string {
+	all := roles()
+	return all[slices.Index(all, least):]
 }
 
 func number(v any) (float64, bool) {

@@ -80,21 +80,23 @@ type Environment struct {
 	Config map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
 	// RequiresFrom makes this environment accept only artifacts that went
 	// live in the named environment first (build once, deploy everywhere):
-	// the server refuses any other deploy or promotion.
+	// the server refuses any other deploy or promotion. Another environment
+	// of this spec; requirements may not form a cycle.
 	RequiresFrom string `yaml:"requires_from,omitempty" json:"requires_from,omitempty"`
 	// Approvals is how many approvals (`slipway approve`, by users other
 	// than the one who asked) a promotion into this environment needs
-	// before it deploys. Default 0.
+	// before it deploys, from 0 to 10. Default 0.
 	Approvals int `yaml:"approvals,omitempty" json:"approvals,omitempty"`
 	// ApprovalTTL is how long a pending promotion waits for approvals
-	// before it expires. Default 24h.
+	// before it expires; only with approvals. Default 24h.
 	ApprovalTTL Duration `yaml:"approval_ttl,omitempty" json:"approval_ttl,omitempty"`
-	// Permissions raise the role actions here need.
+	// Permissions raise the role actions here need; they never lower it.
 	Permissions Permissions `yaml:"permissions,omitempty" json:"permissions,omitzero"`
 	// Smoke checks run after every deploy here; a failure rolls back.
 	Smoke []SmokeCheck `yaml:"smoke,omitempty" json:"smoke,omitempty"`
 	// SecretFiles delivers secrets as files instead of environment
-	// variables: secret name -> path relative to the instance's directory.
+	// variables: secret name -> path relative to the instance's directory,
+	// inside it, one secret per path.
 	SecretFiles map[string]string `yaml:"secret_files,omitempty" json:"secret_files,omitempty"`
 	// Rollout says how a new release replaces the live one here.
 	// Default: blue-green with automatic promotion.

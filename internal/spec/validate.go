@@ -66,8 +66,52 @@ func validate(a *App, set map[string]bool, envOrder []string) []problem {
 		v.add(problem{path: "health.start_period", msg: fmt.Sprintf("%q must not be negative; write \"0s\" for no grace period", a.Health.StartPeriod)})
 	}
 	v.positive("health.deploy_timeout", a.Health.DeployTimeout, DefaultDeployTimeout)
-	v.environments(a.Environments, envOrder)
+	envs := newEnvSet(a.Environments, envOrder)
+	v.pipeline("pipeline", a.Pipeline)
+	v.source("source", a.Source, envs)
+	v.environments(envs)
 	return v.problems
+}
+
+// envSet is the environments of a spec with their names in the order
+// written, for the rules that relate one environment to another.
+type envSet struct {
+	envs  map[string]Environment
+	names []string
+}
+
+// newEnvSet orders the environments as in order, followed by any missing
+// from it in name order.
+func newEnvSet(envs map[string]Environment, order []string) envSet {
+	seen := make(map[string]bool, len(envs))
+	names := make([]string, 0, len(envs))
+	for _, name := range order {
+		if _, ok := envs[name]; ok && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(envs)) {
+		if !seen[name] {
+			names = append(names, name)
+		}
+	}
+	return envSet{envs: envs, names: names}
+}
+
+// refProblem describes why name, written where an environment of the spec
+// belongs, names none, or returns "".
+func (s envSet) refProblem(name string) string {
+	if _, ok := s.envs[name]; ok {
+		return ""
+	}
+	if c := closest(name, s.names); c != "" {
+		return fmt.Sprintf("%q is not an environment of this spec; did you mean %q?", name, c)
+	}
+	if len(s.names) == 0 {
+		return fmt.Sprintf("%q is not an environment of this spec, which has none yet", name)
+	}
+	return fmt.Sprintf("%q is not an environment of this spec; the environments are %s", name, andList(s.names))
 }
 
 func (v *validator) add(p problem) { v.problems = append(v.problems, p) }
@@ -141,18 +185,27 @@ func (v *validator) healthPath(p, s string) {
 	if !v.required(p, s, "add the path slipway requests to check an instance, e.g. path: /healthz") {
 		return
 	}
+	if msg := urlPathProblem(s); msg != "" {
+		v.addf(p, "%s", msg)
+	}
+}
+
+// urlPathProblem describes why s is not the path of a request, such as
+// /healthz?full=1, or returns "".
+func urlPathProblem(s string) string {
 	switch {
 	case strings.Contains(s, "://"):
 		fix := "/"
 		if u, err := url.Parse(s); err == nil && strings.HasPrefix(u.Path, "/") {
 			fix = u.RequestURI()
 		}
-		v.addf(p, "%q must be a path, not a URL; write %q", s, fix)
+		return fmt.Sprintf("%q must be a path, not a URL; write %q", s, fix)
 	case !strings.HasPrefix(s, "/"):
-		v.addf(p, "%q must start with \"/\"; write %q", s, "/"+s)
+		return fmt.Sprintf("%q must start with \"/\"; write %q", s, "/"+s)
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		v.addf(p, "%q must not contain spaces or control characters; percent-encode them (a space is %%20)", s)
+		return fmt.Sprintf("%q must not contain spaces or control characters; percent-encode them (a space is %%20)", s)
 	}
+	return ""
 }
 
 func (v *validator) positive(path string, d, def Duration) {
@@ -168,11 +221,15 @@ func (v *validator) threshold(path string, n, def int) {
 }
 
 // vars checks run.env or an environment's config.
-func (v *validator) vars(path string, vars map[string]string) {
+func (v *validator) vars(path string, vars map[string]string) { v.varsOf(path, vars, true) }
+
+// varsOf checks variables; instance says they reach an instance, where
+// slipway sets PORT itself.
+func (v *validator) varsOf(path string, vars map[string]string, instance bool) {
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		p := path + "." + k
 		switch {
-		case k == reservedVar:
+		case instance && k == reservedVar:
 			v.add(problem{path: p, atKey: true, msg: "PORT is set by slipway to the port an instance must listen on; remove it and read $PORT in the app"})
 		case !validEnvVar(k):
 			msg := fmt.Sprintf("%q is not a valid environment variable name; use letters, digits and underscores, not starting with a digit", k)
@@ -187,23 +244,11 @@ func (v *validator) vars(path string, vars map[string]string) {
 	}
 }
 
-func (v *validator) environments(envs map[string]Environment, order []string) {
+func (v *validator) environments(set envSet) {
+	envs, names := set.envs, set.names
 	if len(envs) == 0 {
 		v.addMissing("environments", []string{"environments"}, "at least one environment is required; add one with its host, e.g. environments: {production: {host: hello.example.com}}")
 		return
-	}
-	seen := make(map[string]bool, len(envs))
-	names := make([]string, 0, len(envs))
-	for _, name := range order {
-		if _, ok := envs[name]; ok && !seen[name] {
-			seen[name] = true
-			names = append(names, name)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(envs)) {
-		if !seen[name] {
-			names = append(names, name)
-		}
 	}
 
 	// hosts maps each host and preview host to the field that claimed it
@@ -231,8 +276,13 @@ func (v *validator) environments(envs map[string]Environment, order []string) {
 			replicas = DefaultReplicas
 		}
 		v.vars(p+".config", env.Config)
+		v.promotionRules(p, name, env, set)
+		v.permissions(p+".permissions", env.Permissions)
+		v.smoke(p+".smoke", env.Smoke)
+		v.secretFiles(p+".secret_files", env.SecretFiles)
 		v.rollout(p+".rollout", env.Rollout, rolloutEnv{name: name, host: env.Host, replicas: replicas, hosts: hosts})
 	}
+	v.requirementCycles(set)
 }
 
 func (v *validator) host(path, host string) {
@@ -250,6 +300,16 @@ func hostProblem(host string) string {
 	if validHost(host) {
 		return ""
 	}
+	msg := hostReason(host)
+	if fix := cleanHost(host); fix != host && validHost(fix) {
+		msg += fmt.Sprintf("; write %q", fix)
+	}
+	return fmt.Sprintf("%q %s", host, msg)
+}
+
+// hostReason says why host, which is not valid, is not a host name, with
+// the host as the subject: "must be lowercase".
+func hostReason(host string) string {
 	var msg string
 	switch {
 	case strings.Contains(host, "://"):
@@ -267,8 +327,5 @@ func hostProblem(host string) string {
 	default:
 		msg = "is not a valid host name; use dot-separated labels of lowercase letters, digits and dashes, like hello.example.com (a label is at most 63 characters and neither starts nor ends with a dash)"
 	}
-	if fix := cleanHost(host); fix != host && validHost(fix) {
-		msg += fmt.Sprintf("; write %q", fix)
-	}
-	return fmt.Sprintf("%q %s", host, msg)
+	return msg
 }
