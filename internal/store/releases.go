@@ -30,6 +30,9 @@ type Release struct {
 	CreatedBy  string            `json:"created_by"`
 	CreatedAt  time.Time         `json:"created_at"`
 	FinishedAt *time.Time        `json:"finished_at,omitempty"`
+	// Secrets pins a version of each secret (name -> version), never a
+	// value.
+	Secrets map[string]int `json:"secrets,omitempty"`
 }
 
 // Duration is how long the release took to go live or fail (0 while running).
@@ -57,6 +60,11 @@ type NewRollout struct {
 	// ConfigSet and ConfigUnset change the overrides first (config set).
 	ConfigSet   map[string]string
 	ConfigUnset []string
+	// SecretSet and SecretUnset add secret versions first (secret set and
+	// unset); SecretSet holds ciphertexts sealed by the caller. The release
+	// pins the current version of every secret of the environment.
+	SecretSet   map[string][]byte
+	SecretUnset []string
 	// Existing, when > 0, rolls out that existing release again (a
 	// rollback) instead of creating a new one; Artifact, Spec, PinSpec,
 	// Config and the override changes are then ignored.
@@ -123,6 +131,10 @@ func (s *Store) BeginRollout(ctx context.Context, nr NewRollout) (Release, Rollo
 		if err := setOverrides(ctx, tx, nr); err != nil {
 			return err
 		}
+		secrets, err := s.pinSecrets(ctx, tx, nr)
+		if err != nil {
+			return err
+		}
 		config := nr.Config
 		if config == nil {
 			overrides, err := overrides(ctx, tx, nr.App, nr.Env)
@@ -144,13 +156,14 @@ func (s *Store) BeginRollout(ctx context.Context, nr NewRollout) (Release, Rollo
 		}
 		specRaw, _ := json.Marshal(app)
 		configRaw, _ := json.Marshal(config)
+		secretsRaw, _ := json.Marshal(secrets)
 		now := s.ts()
 		rel = Release{App: nr.App, Env: nr.Env, Number: last + 1, Artifact: nr.Artifact, Spec: app, Config: config,
-			ConfigHash: release.ConfigHash(config), Source: nr.Source, Status: release.StatusDeploying,
+			ConfigHash: release.ConfigHash(config), Secrets: secrets, Source: nr.Source, Status: release.StatusDeploying,
 			CreatedBy: nr.Actor, CreatedAt: parseTS(now)}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO releases (app, env, number, artifact, spec, config, config_hash, source, status, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rel.App, rel.Env, rel.Number, rel.Artifact, string(specRaw), string(configRaw),
-			rel.ConfigHash, rel.Source, rel.Status, rel.CreatedBy, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO releases (app, env, number, artifact, spec, config, config_hash, secrets, source, status, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rel.App, rel.Env, rel.Number, rel.Artifact, string(specRaw), string(configRaw),
+			rel.ConfigHash, string(secretsRaw), rel.Source, rel.Status, rel.CreatedBy, now); err != nil {
 			return err
 		}
 		ro, err = s.insertRollout(ctx, tx, nr, live, rel)
@@ -236,19 +249,22 @@ func appTx(ctx context.Context, tx *sql.Tx, name string) (spec.App, error) {
 	return app, json.Unmarshal([]byte(raw), &app)
 }
 
-const releaseCols = `app, env, number, artifact, spec, config, config_hash, source, status, reason, created_by, created_at, finished_at`
+const releaseCols = `app, env, number, artifact, spec, config, config_hash, secrets, source, status, reason, created_by, created_at, finished_at`
 
 func scanRelease(row scanner) (Release, error) {
 	var r Release
-	var specRaw, configRaw, created string
+	var specRaw, configRaw, secretsRaw, created string
 	var finished sql.NullString
-	err := row.Scan(&r.App, &r.Env, &r.Number, &r.Artifact, &specRaw, &configRaw, &r.ConfigHash, &r.Source, &r.Status,
+	err := row.Scan(&r.App, &r.Env, &r.Number, &r.Artifact, &specRaw, &configRaw, &r.ConfigHash, &secretsRaw, &r.Source, &r.Status,
 		&r.Reason, &r.CreatedBy, &created, &finished)
 	if err != nil {
 		return r, err
 	}
 	r.CreatedAt, r.FinishedAt = parseTS(created), parseNullTS(finished)
 	if err := json.Unmarshal([]byte(specRaw), &r.Spec); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(secretsRaw), &r.Secrets); err != nil {
 		return r, err
 	}
 	return r, json.Unmarshal([]byte(configRaw), &r.Config)

@@ -45,6 +45,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"RollbackReactivates", testRollbackReactivates},
 		{"CanaryBookkeeping", testCanaryBookkeeping},
 		{"InstanceReadyAndWarm", testInstanceReadyAndWarm},
+		{"SecretVersions", testSecretVersions}, {"SecretPinning", testSecretPinning}, {"SecretRotation", testSecretRotation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
