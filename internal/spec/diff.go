@@ -27,9 +27,10 @@ type Change struct {
 	Path string `json:"path"`
 	Op   Op     `json:"op"`
 	// Old and New are the values as written in slipway.yaml: strings and
-	// durations quoted, numbers bare. Old is empty for OpAdd and New for
-	// OpRemove. A removed environment is one OpRemove at
-	// environments.<name> with no Old: it stands for all its fields.
+	// durations quoted, numbers and booleans bare. Old is empty for OpAdd
+	// and New for OpRemove. A removed environment, pipeline or source is
+	// one OpRemove at its path (environments.<name>, pipeline, source) with
+	// no Old: it stands for all its fields.
 	Old string `json:"old,omitempty"`
 	New string `json:"new,omitempty"`
 }
@@ -54,17 +55,21 @@ func Diff(from, to *App) []Change {
 			out = append(out, ordered{Change{Path: path, Op: OpUpdate, Old: b.value, New: l.value}, l.order})
 		}
 	}
-	gone := map[string]bool{} // environments removed as a whole
-	if from != nil {
-		for name := range from.Environments {
-			if to == nil || !hasKey(to.Environments, name) {
-				gone[name] = true
-				out = append(out, ordered{Change{Path: "environments." + name, Op: OpRemove}, envOrder(name)})
-			}
+	// Sections (an environment, the pipeline, the source) removed as a
+	// whole show as one change.
+	kept := map[string]bool{}
+	for _, l := range after {
+		kept[l.section] = true
+	}
+	gone := map[string]bool{}
+	for _, l := range before {
+		if l.section != "" && !kept[l.section] && !gone[l.section] {
+			gone[l.section] = true
+			out = append(out, ordered{Change{Path: l.section, Op: OpRemove}, sectionOrder(l.section)})
 		}
 	}
 	for path, l := range before {
-		if _, ok := after[path]; !ok && !(l.inEnv && gone[l.env]) {
+		if _, ok := after[path]; !ok && !gone[l.section] {
 			out = append(out, ordered{Change{Path: path, Op: OpRemove, Old: l.value}, l.order})
 		}
 	}
@@ -76,11 +81,6 @@ func Diff(from, to *App) []Change {
 		changes[i] = c.Change
 	}
 	return changes
-}
-
-func hasKey[V any](m map[string]V, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // FormatChanges renders changes the way `slipway plan` prints them, one per
@@ -119,8 +119,9 @@ type leaf struct {
 	// segment per path element, a two-digit rank for a fixed field and the
 	// key itself for a map entry.
 	order string
-	env   string // the environment the field belongs to, if inEnv
-	inEnv bool
+	// section is the environment (environments.<name>), pipeline or
+	// source the field belongs to, if any: removing it removes the field.
+	section string
 }
 
 // leaves flattens a into its fields, keyed by path. It returns nil for nil.
@@ -148,21 +149,38 @@ func leaves(a *App) map[string]leaf {
 	put("health.unhealthy_threshold", strconv.Itoa(a.Health.UnhealthyThreshold), "03", "04")
 	put("health.start_period", q(a.Health.StartPeriod.String()), "03", "05")
 	put("health.deploy_timeout", q(a.Health.DeployTimeout.String()), "03", "06")
+	// section returns a put for the fields under section, whose paths it
+	// is given relative to the section.
+	section := func(section string) func(path, value string, order ...string) {
+		o := sectionOrder(section)
+		return func(path, value string, order ...string) {
+			m[section+path] = leaf{value: value, order: o + "\x00" + strings.Join(order, "\x00"), section: section}
+		}
+	}
+	if a.Pipeline != nil {
+		pipelineLeaves(*a.Pipeline, section("pipeline"))
+	}
+	if a.Source != nil {
+		sourceLeaves(*a.Source, section("source"))
+	}
 	for _, name := range slices.Sorted(maps.Keys(a.Environments)) {
-		env, p, o := a.Environments[name], "environments."+name, envOrder(name)
-		envPut := func(path, value string, order ...string) {
-			m[p+path] = leaf{value: value, order: o + "\x00" + strings.Join(order, "\x00"), env: name, inEnv: true}
-		}
-		envPut(".host", q(env.Host), "00")
-		envPut(".replicas", strconv.Itoa(env.Replicas), "01")
-		for k, v := range env.Config {
-			envPut(".config."+k, q(v), "02", "\x01"+k)
-		}
-		rolloutLeaves(env.Rollout, func(path, value string, order ...string) {
-			envPut(".rollout"+path, value, append([]string{"03"}, order...)...)
-		})
+		environmentLeaves(a.Environments[name], section("environments."+name))
 	}
 	return m
+}
+
+// environmentLeaves flattens env.
+func environmentLeaves(env Environment, put func(path, value string, order ...string)) {
+	q := strconv.Quote
+	put(".host", q(env.Host), "00")
+	put(".replicas", strconv.Itoa(env.Replicas), "01")
+	for k, v := range env.Config {
+		put(".config."+k, q(v), "02", "\x01"+k)
+	}
+	promotionLeaves(env, put)
+	rolloutLeaves(env.Rollout, func(path, value string, order ...string) {
+		put(".rollout"+path, value, append([]string{"09"}, order...)...)
+	})
 }
 
 // rolloutLeaves flattens r. Fields of another strategy than r's show only
@@ -250,5 +268,14 @@ func rolloutLeaves(r Rollout, put func(path, value string, order ...string)) {
 // sort by number.
 func index(i int) string { return fmt.Sprintf("\x02%010d", i) }
 
-// envOrder is the order segment of environments.<name>.
-func envOrder(name string) string { return "04\x00\x01" + name }
+// sectionOrder is the order segment of a section: pipeline, source or
+// environments.<name>.
+func sectionOrder(section string) string {
+	switch section {
+	case "pipeline":
+		return "04"
+	case "source":
+		return "05"
+	}
+	return "06\x00\x01" + strings.TrimPrefix(section, "environments.")
+}

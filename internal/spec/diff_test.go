@@ -88,6 +88,11 @@ func TestDiff(t *testing.T) {
 			}),
 			want: `+ environments.canary.host = "canary.localhost"
 + environments.canary.replicas = 2
++ environments.canary.approvals = 0
++ environments.canary.permissions.deploy = "deployer"
++ environments.canary.permissions.promote = "deployer"
++ environments.canary.permissions.approve = "approver"
++ environments.canary.permissions.secret = "deployer"
 + environments.canary.rollout.strategy = "blue-green"
 + environments.canary.rollout.progress_deadline = "10m0s"
 + environments.canary.rollout.keep_previous = "0s"
@@ -119,6 +124,11 @@ func TestDiff(t *testing.T) {
 + environments.staging.host = "hello.staging.localhost"
 + environments.staging.replicas = 1
 + environments.staging.config.GREETING = "hi"
++ environments.staging.approvals = 0
++ environments.staging.permissions.deploy = "deployer"
++ environments.staging.permissions.promote = "deployer"
++ environments.staging.permissions.approve = "approver"
++ environments.staging.permissions.secret = "deployer"
 + environments.staging.rollout.strategy = "blue-green"
 + environments.staging.rollout.progress_deadline = "10m0s"
 + environments.staging.rollout.keep_previous = "0s"
@@ -246,6 +256,118 @@ func TestDiff(t *testing.T) {
 `,
 		},
 		{
+			name: "pipeline and source added, fields in the order of slipway.yaml",
+			from: testApp(nil),
+			to: testApp(func(a *App) {
+				a.Pipeline = deliveryPipeline()
+				a.Source = deliverySource()
+			}),
+			want: `+ pipeline.stages[0].name = "build"
++ pipeline.stages[0].parallel = false
++ pipeline.stages[0].steps[0].name = "compile"
++ pipeline.stages[0].steps[0].run = "make"
++ pipeline.stages[0].steps[0].env.CGO_ENABLED = "0"
++ pipeline.stages[0].steps[0].timeout = "10m0s"
++ pipeline.stages[1].name = "test"
++ pipeline.stages[1].parallel = true
++ pipeline.stages[1].steps[0].name = "unit"
++ pipeline.stages[1].steps[0].run = "go test ./..."
++ pipeline.stages[1].steps[0].timeout = "5m0s"
++ pipeline.stages[1].steps[1].name = "web"
++ pipeline.stages[1].steps[1].run = "npm test"
++ pipeline.stages[1].steps[1].dir = "web"
++ pipeline.stages[1].steps[1].timeout = "10m0s"
++ pipeline.caches[0].path = "~/.cache/go-build"
++ pipeline.caches[0].key[0] = "go.sum"
++ pipeline.caches[0].key[1] = "go.mod"
++ source.repo = "https://github.com/acme/hello.git"
++ source.poll = "30s"
++ source.rules[0].branch = "main"
++ source.rules[0].deploy = "staging"
++ source.rules[1].tag = "v*"
++ source.rules[1].candidate = "production"
++ source.rules[2].branch = "feature/**"
++ source.rules[2].preview = true
++ source.rules[3].branch = "*"
++ source.preview.host = "{branch}.hello.preview.localhost"
++ source.preview.from = "staging"
+`,
+		},
+		{
+			name: "pipeline and source removed: one line each",
+			from: testApp(func(a *App) {
+				a.Pipeline = deliveryPipeline()
+				a.Source = deliverySource()
+			}),
+			to:   testApp(nil),
+			want: "- pipeline\n- source\n",
+		},
+		{
+			name: "pipeline and source edited",
+			from: testApp(func(a *App) {
+				a.Pipeline = deliveryPipeline()
+				a.Source = deliverySource()
+			}),
+			to: testApp(func(a *App) {
+				a.Pipeline = deliveryPipeline()
+				a.Pipeline.Stages[1].Parallel = false
+				a.Pipeline.Stages[1].Steps[1].Dir = ""
+				a.Pipeline.Caches = nil
+				a.Source = deliverySource()
+				a.Source.Poll = Duration(time.Minute)
+				a.Source.Rules[1] = SourceRule{Tag: "v*", Deploy: "staging"}
+				a.Source.Preview = nil
+				a.Source.Rules = a.Source.Rules[:2]
+			}),
+			want: `~ pipeline.stages[1].parallel: true -> false
+- pipeline.stages[1].steps[1].dir = "web"
+- pipeline.caches[0].path = "~/.cache/go-build"
+- pipeline.caches[0].key[0] = "go.sum"
+- pipeline.caches[0].key[1] = "go.mod"
+~ source.poll: "30s" -> "1m0s"
++ source.rules[1].deploy = "staging"
+- source.rules[1].candidate = "production"
+- source.rules[2].branch = "feature/**"
+- source.rules[2].preview = true
+- source.rules[3].branch = "*"
+- source.preview.host = "{branch}.hello.preview.localhost"
+- source.preview.from = "staging"
+`,
+		},
+		{
+			name: "promotion rules, permissions, smoke checks and secret files",
+			from: testApp(nil),
+			to: testApp(func(a *App) {
+				a.Environments["production"] = Environment{
+					Host: "hello.localhost", Replicas: 2,
+					RequiresFrom: "staging", Approvals: 2,
+					Permissions: Permissions{Deploy: RoleApprover, Secret: RoleAdmin},
+					Smoke: []SmokeCheck{
+						{Name: "home", HTTP: &SmokeHTTP{Path: "/", Contains: "hello", MaxLatency: Duration(500 * time.Millisecond)}},
+						{Name: "api", Command: "curl -fsS $SLIPWAY_URL/api", Timeout: Duration(time.Minute)},
+					},
+					SecretFiles: map[string]string{"TLS_KEY": "secrets/tls.key"},
+				}
+			}),
+			want: `+ environments.production.requires_from = "staging"
+~ environments.production.approvals: 0 -> 2
++ environments.production.approval_ttl = "24h0m0s"
+~ environments.production.permissions.deploy: "deployer" -> "approver"
+~ environments.production.permissions.secret: "deployer" -> "admin"
++ environments.production.smoke[0].name = "home"
++ environments.production.smoke[0].http.method = "GET"
++ environments.production.smoke[0].http.path = "/"
++ environments.production.smoke[0].http.status = 200
++ environments.production.smoke[0].http.contains = "hello"
++ environments.production.smoke[0].http.max_latency = "500ms"
++ environments.production.smoke[0].timeout = "10s"
++ environments.production.smoke[1].name = "api"
++ environments.production.smoke[1].command = "curl -fsS $SLIPWAY_URL/api"
++ environments.production.smoke[1].timeout = "1m0s"
++ environments.production.secret_files.TLS_KEY = "secrets/tls.key"
+`,
+		},
+		{
 			name: "environment names that sort around each other",
 			from: &App{Environments: map[string]Environment{"a": {Host: "a"}, "ab": {Host: "ab"}}},
 			to:   &App{Environments: map[string]Environment{"a": {Host: "a2", Config: map[string]string{"Z": "z"}}, "ab": {Host: "ab2"}}},
@@ -267,6 +389,34 @@ func TestDiff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// deliveryPipeline and deliverySource return a pipeline and a source for
+// testApp's environments, without defaults.
+func deliveryPipeline() *Pipeline {
+	return &Pipeline{
+		Stages: []Stage{
+			{Name: "build", Steps: []PipelineStep{{Name: "compile", Run: "make", Env: map[string]string{"CGO_ENABLED": "0"}}}},
+			{Name: "test", Parallel: true, Steps: []PipelineStep{
+				{Name: "unit", Run: "go test ./...", Timeout: Duration(5 * time.Minute)},
+				{Name: "web", Run: "npm test", Dir: "web"},
+			}},
+		},
+		Caches: []Cache{{Path: "~/.cache/go-build", Key: []string{"go.sum", "go.mod"}}},
+	}
+}
+
+func deliverySource() *Source {
+	return &Source{
+		Repo: "https://github.com/acme/hello.git",
+		Rules: []SourceRule{
+			{Branch: "main", Deploy: "staging"},
+			{Tag: "v*", Candidate: "production"},
+			{Branch: "feature/**", Preview: true},
+			{Branch: "*"},
+		},
+		Preview: &Preview{Host: "{branch}.hello.preview.localhost"},
 	}
 }
 

@@ -69,8 +69,9 @@ type Source struct {
 // sets at most one of deploy, candidate and preview; a rule with none of
 // them only runs the pipeline.
 type SourceRule struct {
-	// Branch is a glob of branch names ("main", "release/*", "*") in the
-	// syntax of Go's path.Match: * and ? do not match a slash.
+	// Branch is a glob of branch names ("main", "release/*", "feature/**")
+	// in the syntax of Go's path.Match, where * and ? do not match a slash,
+	// plus ** for any characters, slashes included.
 	Branch string `yaml:"branch,omitempty" json:"branch,omitempty"`
 	// Tag is a glob of tag names ("v*"), in the same syntax.
 	Tag string `yaml:"tag,omitempty" json:"tag,omitempty"`

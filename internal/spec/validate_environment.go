@@ -183,11 +183,7 @@ func (v *validator) secretFiles(p string, files map[string]string) {
 	var paths []string
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		fp, file := p+"."+name, files[name]
-		if !validEnvVar(name) {
-			msg := fmt.Sprintf("%q is not a valid secret name; use letters, digits and underscores, not starting with a digit", name)
-			if s := suggestEnvVar(name); s != "" {
-				msg += fmt.Sprintf(", e.g. %q", s)
-			}
+		if msg := secretNameProblem(name); msg != "" {
 			v.add(problem{path: fp, atKey: true, msg: msg})
 		}
 		if msg := relPathProblem(file, "the instance's directory", example); msg != "" {
@@ -224,6 +220,27 @@ func fileClash(clean, file string, before []string, owner map[string]string) str
 		case within(other, clean):
 			return fmt.Sprintf("%q is a directory holding %q, the file of secret %s; a path cannot be both a file and a directory", file, other, owner[other])
 		}
+	}
+	return ""
+}
+
+// reservedSecretPrefix starts the names of the variables slipway sets
+// itself, which no secret may take.
+const reservedSecretPrefix = "SLIPWAY_"
+
+// secretNameProblem describes why name cannot name a secret, or returns "".
+func secretNameProblem(name string) string {
+	switch {
+	case name == reservedVar:
+		return "PORT is set by slipway for each instance and cannot be a secret; rename the secret"
+	case strings.HasPrefix(name, reservedSecretPrefix):
+		return fmt.Sprintf("%q starts with %s, which slipway reserves for the variables it sets; rename the secret", name, reservedSecretPrefix)
+	case !validEnvVar(name):
+		msg := fmt.Sprintf("%q is not a valid secret name; use letters, digits and underscores, not starting with a digit", name)
+		if s := suggestEnvVar(name); s != "" {
+			msg += fmt.Sprintf(", e.g. %q", s)
+		}
+		return msg
 	}
 	return ""
 }

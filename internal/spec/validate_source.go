@@ -117,7 +117,7 @@ func (v *validator) deployTarget(p, name string, envs envSet) {
 // globProblem describes why pattern cannot match the names of branches or
 // tags (kind), or returns "".
 func globProblem(kind, pattern string) string {
-	const syntax = "* matches any characters but a slash, ? one character, [abc] one of a set"
+	const syntax = "* matches any characters but a slash, ** any characters, ? one character, [abc] one of a set"
 	if msg := textProblem(pattern); msg != "" {
 		return msg
 	}
@@ -132,8 +132,6 @@ func globProblem(kind, pattern string) string {
 	case strings.HasPrefix(pattern, "refs/"):
 		fix := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(pattern, "refs/"), "heads/"), "tags/")
 		return fmt.Sprintf("%q is a full ref; write the %s name alone, %q", pattern, kind, fix)
-	case strings.Contains(pattern, "**"):
-		return fmt.Sprintf("%q: ** matches no more than * does, never a slash; write * for one level (release/*), or a rule per depth", pattern)
 	}
 	return ""
 }
@@ -158,7 +156,7 @@ func shadowed(m ruleMatch, earlier []SourceRule) string {
 		if em.pattern == m.pattern {
 			return fmt.Sprintf("rules[%d] matches %s %q already, and the first matching rule applies, so this one never would; remove one of them", i, m.kind, m.pattern)
 		}
-		if ok, _ := path.Match(em.pattern, m.pattern); ok && literal {
+		if literal && GlobMatch(em.pattern, m.pattern) {
 			return fmt.Sprintf("%q is matched by %q of rules[%d] first, and the first matching rule applies, so this one never would; move it above rules[%d]", m.pattern, em.pattern, i, i)
 		}
 	}
