@@ -94,7 +94,7 @@ func (v *validator) permissions(p string, perms Permissions) {
 		case rank < 0:
 			v.addf(fp, "%s", choiceProblem(f.value, "a role", roles()...))
 		case rank < def:
-			v.addf(fp, "%s is below %s, the role %s needs by default; permissions only raise it, so use %s, or remove the line",
+			v.addf(fp, "%s is below %s, the default role for %s; permissions only raise it, so use %s, or remove the line",
 				f.value, f.def, f.covers, orList(roles()[def:]))
 		}
 	}
@@ -119,7 +119,6 @@ func (v *validator) smoke(p string, checks []SmokeCheck) {
 		default:
 			names[c.Name] = label
 		}
-		v.positive(cp+".timeout", c.Timeout, DefaultSmokeTimeout)
 		isHTTP, isCommand := c.HTTP != nil || v.set[cp+".http"], v.given(cp+".command", c.Command != "")
 		switch {
 		case isHTTP && isCommand:
@@ -132,17 +131,13 @@ func (v *validator) smoke(p string, checks []SmokeCheck) {
 			timeout, timeoutGiven := orDefault(c.Timeout, DefaultSmokeTimeout, v.given(cp+".timeout", c.Timeout != 0))
 			v.smokeHTTP(cp+".http", *c.HTTP, timeout, timeoutGiven)
 		}
+		v.positive(cp+".timeout", c.Timeout, DefaultSmokeTimeout)
 	}
 }
 
 // smokeHTTP checks an HTTP smoke check; timeout is the check's (0 when
 // invalid).
 func (v *validator) smokeHTTP(p string, h SmokeHTTP, timeout Duration, timeoutGiven bool) {
-	if v.required(p+".path", h.Path, "add the path to request, e.g. path: /") {
-		if msg := urlPathProblem(h.Path); msg != "" {
-			v.addf(p+".path", "%s", msg)
-		}
-	}
 	method := DefaultSmokeMethod
 	if v.given(p+".method", h.Method != "") {
 		method = h.Method
@@ -152,6 +147,11 @@ func (v *validator) smokeHTTP(p string, h SmokeHTTP, timeout Duration, timeoutGi
 			v.addf(p+".method", "%q must be uppercase; write %s", h.Method, upper)
 		default:
 			v.addf(p+".method", "%s", choiceProblem(h.Method, "an HTTP method a smoke check can send", smokeMethods()...))
+		}
+	}
+	if v.required(p+".path", h.Path, "add the path to request, e.g. path: /") {
+		if msg := urlPathProblem(h.Path); msg != "" {
+			v.addf(p+".path", "%s", msg)
 		}
 	}
 	if v.given(p+".status", h.Status != 0) && (h.Status < 100 || h.Status > 599) {

@@ -204,7 +204,7 @@ func previewHostProblem(host string) string {
 	if validPreviewHost(host) {
 		return ""
 	}
-	msg := fmt.Sprintf("%q %s (with %s replaced by a branch name)", host, hostReason(strings.Replace(host, ph, "x", 1)), ph)
+	msg := fmt.Sprintf("%q, with %s replaced by a branch name, %s", host, ph, hostReason(strings.Replace(host, ph, "x", 1)))
 	if fix := cleanHost(host); fix != host && validPreviewHost(fix) {
 		msg += fmt.Sprintf("; write %q", fix)
 	}
