@@ -39,9 +39,25 @@ type InstanceSpec struct {
 	Command string
 	// Environ is the instance's environment (config), without PORT.
 	Environ map[string]string
+	// SecretEnv adds secret environment variables; on a clash with Environ
+	// the secret wins. Files are secret files, written under the working
+	// directory before the process starts, owner read-only (0400):
+	// relative path -> file. A driver keeps these values out of its own
+	// records (on disk only the Files hold them, until Stop), and replaces
+	// each value of 4 bytes or more in the captured logs with
+	// [redacted:NAME].
+	SecretEnv map[string]string
+	Files     map[string]File
 	// DrainTimeout is how long Stop waits after SIGTERM before SIGKILL.
 	// Zero means the driver's default.
 	DrainTimeout time.Duration
+}
+
+// File is a secret file an instance gets.
+type File struct {
+	// Name is the secret's name, as in [redacted:Name].
+	Name string
+	Data []byte
 }
 
 // Instance is the observed state of one instance.

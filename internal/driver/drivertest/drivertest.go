@@ -51,6 +51,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) driver.Driver, artifact Arti
 		{"LogsFollow", s.testLogsFollow},
 		{"UnknownInstance", s.testUnknown},
 		{"RecoverKeepsRunning", s.testRecover},
+		{"SecretsDeliveredAndRedacted", s.testSecrets},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

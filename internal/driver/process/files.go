@@ -17,6 +17,7 @@ import (
 //
 //	spec.json          instanceConfig, written by the driver before the shim
 //	                   starts; owner-only, it holds the environment
+//	secrets.json       secret values for the shim, which deletes it on start
 //	state.json         shimState, rewritten atomically by the shim
 //	app/               the unpacked artifact, the process's working directory
 //	logs/current.log   the process's stdout and stderr
@@ -65,6 +66,9 @@ type instanceConfig struct {
 	LogKeep     int       `json:"log_keep"`
 	Backoff     Backoff   `json:"backoff"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Secrets names the instance's secrets; their values never come here
+	// (see secretsName).
+	Secrets []string `json:"secrets,omitempty"`
 }
 
 // shimState is state.json, written by the shim on every change.

@@ -134,6 +134,11 @@ func runShim(ctx context.Context, dir instanceDir) (err error) {
 		return fmt.Errorf("run shim: %w", err)
 	}
 	s.cfg.Backoff = s.cfg.Backoff.withDefaults()
+	secrets, err := takeSecrets(dir, s.cfg)
+	if err != nil {
+		return fmt.Errorf("run shim: %w", err)
+	}
+	s.secretEnv = secrets.Env
 	if err := os.MkdirAll(dir.logs(), 0o700); err != nil {
 		return fmt.Errorf("run shim: %w", err)
 	}
@@ -148,11 +153,13 @@ func runShim(ctx context.Context, dir instanceDir) (err error) {
 			s.log.Error("shim failed", "err", err)
 		}
 	}()
-	out, err := openRotating(dir.log(), s.cfg.LogMaxBytes, s.cfg.LogKeep)
+	logFile, err := openRotating(dir.log(), s.cfg.LogMaxBytes, s.cfg.LogKeep)
 	if err != nil {
 		return fmt.Errorf("run shim: %w", err)
 	}
-	defer out.Close()
+	defer logFile.Close()
+	out := newRedactor(logFile, secrets.Redact)
+	defer out.Flush()
 
 	// One pipe for the shim's lifetime carries the stdout and stderr of
 	// every incarnation of the process; the shim keeps its write end open
@@ -213,6 +220,8 @@ type shim struct {
 	ready *os.File // nil once readiness was reported
 	out   *os.File // the process's stdout and stderr
 	st    shimState
+	// secretEnv is added to cfg.ProcessEnv; it lives only in memory.
+	secretEnv map[string]string
 }
 
 func (s *shim) run(ctx context.Context) error {
@@ -266,7 +275,7 @@ func (s *shim) run(ctx context.Context) error {
 func (s *shim) runOnce(ctx context.Context) (time.Duration, error) {
 	cmd := exec.Command("/bin/sh", "-c", shellCommand(s.cfg.Command))
 	cmd.Dir = s.dir.app()
-	cmd.Env = s.cfg.ProcessEnv
+	cmd.Env = withSecrets(s.cfg.ProcessEnv, s.secretEnv)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

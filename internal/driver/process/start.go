@@ -64,7 +64,10 @@ func checkSpec(spec driver.InstanceSpec) error {
 	case spec.Artifact == "":
 		return errors.New("no artifact")
 	}
-	return checkEnviron(spec.Environ)
+	if err := checkEnviron(spec.Environ); err != nil {
+		return err
+	}
+	return checkSecrets(spec)
 }
 
 // create sets up the instance directory and starts the shim.
@@ -91,6 +94,7 @@ func (d *Driver) create(ctx context.Context, spec driver.InstanceSpec, dir insta
 		Artifact:     spec.Artifact,
 		Command:      spec.Command,
 		Environ:      spec.Environ,
+		Secrets:      secretNames(spec),
 		DrainTimeout: drain,
 		Host:         d.opts.Host,
 		Port:         port,
@@ -107,6 +111,9 @@ func (d *Driver) create(ctx context.Context, spec driver.InstanceSpec, dir insta
 		return err
 	}
 	if err := unpack(spec.Artifact, dir.app()); err != nil {
+		return err
+	}
+	if err := writeSecrets(dir, spec); err != nil {
 		return err
 	}
 	return d.launch(ctx, dir)

@@ -10,6 +10,7 @@
 //	GET /log?msg=M     writes M as a line to stdout (to stderr with &stderr=1)
 //	GET /spam?n=N&size=S  writes N numbered lines of about S bytes to stdout
 //	GET /crash         answers, then exits with status 3
+//	GET /file?path=P   the permissions of file P (octal), a newline, its content
 //
 // On SIGTERM it stops accepting connections and exits once in-flight
 // requests are done, unless IGNORE_SIGTERM=1.
@@ -92,6 +93,19 @@ func run() error {
 			fmt.Fprintln(os.Stdout, line)
 		}
 		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
+		fi, err := os.Stat(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		raw, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		fmt.Fprintf(w, "%#o\n%s", fi.Mode().Perm(), raw)
 	})
 	mux.HandleFunc("GET /crash", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "bye")
