@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -138,7 +139,7 @@ func (d *decoder) secretFiles(path string, n *yaml.Node) map[string]string {
 	return d.pairs(path, n, pairForm{
 		key: "SECRET_NAME", value: "path", what: "secret",
 		noValue: func(key string) string {
-			return fmt.Sprintf("write the path of the file to hold it, relative to the instance's directory, e.g. %s: secrets/%s", key, key)
+			return fmt.Sprintf("write the path of the file to hold it, relative to the instance's directory, e.g. %s: secrets/%s", key, strings.ToLower(key))
 		},
 	})
 }

@@ -40,6 +40,23 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte("name: hello\nbuild: {command: make, output: dist}\nrun: {command: ./hello}\nhealth: {path: /healthz}\n" + rollout))
 	}
+	// The delivery sections: pipeline, source rules and previews, and an
+	// environment's promotion rules, permissions, smoke checks and secret
+	// files, with cross references between environments.
+	for _, delivery := range []string{
+		"pipeline:\n  stages:\n    - name: t\n      parallel: true\n      steps: [{name: a, run: x, env: {A: 1}, dir: ., timeout: 1ns}, {name: b, run: y}]\n" +
+			"  caches: [{path: ~/.c, key: [go.sum]}, {path: n, key: [a/b]}]\n" +
+			"environments: {p: {host: p.localhost}}\n",
+		"x-r: &r {branch: main, deploy: p}\nsource:\n  repo: ./\n  poll: 1ns\n  rules: [*r, {tag: 'v[0-9]*', candidate: q}, {branch: '**', preview: true}, {branch: '*'}]\n" +
+			"  preview: {host: '{branch}.x.localhost', from: q}\n" +
+			"environments: {p: {host: p.localhost}, q: {host: q.localhost, requires_from: p, approvals: 10, approval_ttl: 1ns}}\n",
+		"environments:\n  p:\n    host: p.localhost\n    permissions: {deploy: admin, promote: approver, approve: approver, secret: deployer}\n" +
+			"    smoke: [{name: a, http: {method: HEAD, path: /, status: 599, max_latency: 1ns}, timeout: 2ns}, {name: b, command: x}]\n" +
+			"    secret_files: {A: a, B: b/c, _: d}\n" +
+			"  q: {host: q.localhost, requires_from: r}\n  r: {host: r.localhost, requires_from: q}\n",
+	} {
+		f.Add([]byte("name: hello\nbuild: {command: make, output: dist}\nrun: {command: ./hello}\nhealth: {path: /healthz}\n" + delivery))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		app, err := Parse("slipway.yaml", data)
 		_, again := Parse("slipway.yaml", data)

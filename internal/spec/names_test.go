@@ -75,6 +75,8 @@ func TestClosest(t *testing.T) {
 		{"healthyThreshold", "healthy_threshold"},
 		{"deploy-timeout", "deploy_timeout"},
 		{"start", "start_period"},
+		{"timeouts", "timeout"},
+		{"pathname", "path"},
 		{"port", ""},
 		{"x", ""},
 		{"healthcheck", ""},

@@ -323,11 +323,13 @@ func TestSchemaRules(t *testing.T) {
 func TestSchemaAgreesWithParse(t *testing.T) {
 	s := loadSchema(t)
 	parseOnly := map[string]bool{
-		"bad-duplicate-hosts":     true, // uniqueness across entries
-		"bad-merge-parent":        true, // merges that yaml.v3 expands before the schema sees them
-		"bad-multiple-documents":  true, // one document per file
-		"bad-rollout-cross-field": true, // rules relating fields to each other
-		"bad-rollout-deadline":    true, // timed waits against progress_deadline
+		"bad-duplicate-hosts":      true, // uniqueness across entries
+		"bad-merge-parent":         true, // merges that yaml.v3 expands before the schema sees them
+		"bad-multiple-documents":   true, // one document per file
+		"bad-rollout-cross-field":  true, // rules relating fields to each other
+		"bad-rollout-deadline":     true, // timed waits against progress_deadline
+		"bad-requires-from":        true, // references between environments, cycles
+		"bad-source-preview-clash": true, // preview hosts against environment hosts
 	}
 	inputs, _ := filepath.Glob("testdata/parse/*.yaml")
 	for _, in := range inputs {

@@ -5,7 +5,7 @@ import "strings"
 // closest returns the field among known that key was most likely meant to
 // be, or "" when none is close enough to suggest. It catches other
 // spellings of the same words (drainTimeout, drain-timeout), prefixes
-// (drain) and typos (replica, helth).
+// (drain), longer forms (repository for repo) and typos (replica, helth).
 func closest(key string, known []string) string {
 	if len(key) > 64 {
 		return ""
@@ -24,6 +24,11 @@ func closest(key string, known []string) string {
 			if strings.HasPrefix(squash(f), k) {
 				return f
 			}
+		}
+	}
+	for _, f := range known {
+		if sf := squash(f); len(sf) >= 4 && strings.HasPrefix(k, sf) {
+			return f
 		}
 	}
 	// Allow two edits, three in longer words; keep the first of equals.

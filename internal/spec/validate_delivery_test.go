@@ -168,7 +168,7 @@ source.preview.from: "prod" is not an environment of this spec; did you mean "pr
 				"g": {Host: "g.localhost", RequiresFrom: "f"},
 				"h": {Host: "h.localhost", RequiresFrom: "a"},
 			}
-		}, `environments.d.requires_from: "d" is this environment itself; name the environment releases must go live in first, e.g. requires_from: staging
+		}, `environments.d.requires_from: "d" is this environment itself; name another environment, one whose live releases this one takes, e.g. requires_from: a
 environments.e.requires_from: "stagin" is not an environment of this spec; the environments are a, b, c, d, e, f, g and h
 environments.a.requires_from: a requires b, which requires c, which requires a: a cycle, so no artifact could ever go live in any of them first; remove one of these requires_from
 environments.f.requires_from: f requires g, which requires f: a cycle, so no artifact could ever go live in any of them first; remove one of these requires_from`},

@@ -19,7 +19,11 @@ func (v *validator) promotionRules(p, name string, env Environment, envs envSet)
 		case strings.TrimSpace(from) == "":
 			v.addf(p+".requires_from", "%q names no environment; write the environment releases must go live in first, e.g. requires_from: staging, or remove the line", from)
 		case from == name:
-			v.addf(p+".requires_from", "%q is this environment itself; name the environment releases must go live in first, e.g. requires_from: staging", from)
+			msg := fmt.Sprintf("%q is this environment itself; name another environment, one whose live releases this one takes", from)
+			if i := slices.IndexFunc(envs.names, func(n string) bool { return n != name }); i >= 0 {
+				msg += fmt.Sprintf(", e.g. requires_from: %s", envs.names[i])
+			}
+			v.addf(p+".requires_from", "%s", msg)
 		case envs.refProblem(from) != "":
 			v.addf(p+".requires_from", "%s", envs.refProblem(from))
 		}

@@ -192,7 +192,7 @@ func previewHostProblem(host string) string {
 	switch n := strings.Count(host, ph); {
 	case n == 0:
 		msg := fmt.Sprintf("%q does not contain %s, so every branch's preview would get the same host", host, ph)
-		if fix := ph + "." + host; validPreviewHost(fix) {
+		if fix := ph + "." + cleanHost(host); validPreviewHost(fix) {
 			msg += fmt.Sprintf("; write it like %q", fix)
 		} else {
 			msg += `; write it like "{branch}.hello.preview.example.com"`
