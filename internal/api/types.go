@@ -47,6 +47,7 @@ type Principal struct {
 // Service is what the API serves; the control plane implements it.
 type Service interface {
 	PromotionService
+	AuthService
 	// Authenticate maps a bearer token to the caller it belongs to.
 	Authenticate(ctx context.Context, token string) (Principal, error)
 	// Authorize returns nil if p may do action on (app, env) (either may be

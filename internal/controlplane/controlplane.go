@@ -5,10 +5,6 @@ package controlplane
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,40 +92,6 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		Artifact: cp.artifactPath,
 	}
 	return cp, nil
-}
-
-// ensureToken creates the admin token on first start and writes it to
-// DataDir/token with mode 0600. Only its hash is stored.
-func (cp *ControlPlane) ensureToken(ctx context.Context) error {
-	n, err := cp.store.CountTokens(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	token := "slw_" + base64.RawURLEncoding.EncodeToString(raw)
-	path := filepath.Join(cp.opts.DataDir, TokenFile)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write admin token: %w", err)
-	}
-	return cp.store.AddToken(ctx, "admin", hashToken(token), "admin")
-}
-
-func hashToken(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(sum[:])
-}
-
-// ReadToken reads the admin token from a data dir.
-func ReadToken(dataDir string) (string, error) {
-	raw, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(raw)), nil
 }
 
 // Start makes sure the proxy runs, recovers instances and rollouts left by

@@ -28,27 +28,6 @@ const MaxArtifactBytes = 2 << 30
 
 var _ api.Service = (*ControlPlane)(nil)
 
-// Authenticate implements api.Service.
-func (cp *ControlPlane) Authenticate(ctx context.Context, token string) (api.Principal, error) {
-	t, err := cp.store.TokenByHash(ctx, hashToken(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return api.Principal{}, api.ErrUnauthorized
-	}
-	if err != nil {
-		return api.Principal{}, err
-	}
-	return api.Principal{Name: t.Name, Role: t.Role}, nil
-}
-
-// Authorize implements api.Service. Until users and roles exist, the only
-// tokens are admin tokens, which may do everything.
-func (cp *ControlPlane) Authorize(ctx context.Context, p api.Principal, action api.Action, app, env string) error {
-	if p.Role == "admin" {
-		return nil
-	}
-	return fmt.Errorf("%w: %s (%s) may not %s %s/%s", api.ErrForbidden, p.Name, p.Role, action, app, env)
-}
-
 func invalid(err error) error {
 	var se *spec.Error
 	if errors.As(err, &se) {
@@ -82,6 +61,9 @@ func (cp *ControlPlane) Apply(ctx context.Context, app spec.App, actor string) (
 	p, err := cp.Plan(ctx, app)
 	if err != nil || len(p.Changes) == 0 {
 		return p, err
+	}
+	if err := cp.checkSpecChange(ctx, actor, app); err != nil {
+		return api.Plan{}, err
 	}
 	if err := cp.store.ApplyApp(ctx, app, actor); err != nil {
 		return api.Plan{}, err
@@ -146,6 +128,9 @@ func (cp *ControlPlane) Deploy(ctx context.Context, req api.DeployRequest, actor
 	}
 	if !artifact.ValidDigest(req.Artifact) {
 		return store.Rollout{}, fmt.Errorf("%w: artifact digest %q must look like sha256:<64 hex digits>", api.ErrInvalid, req.Artifact)
+	}
+	if err := cp.checkSpecChange(ctx, actor, req.Spec); err != nil {
+		return store.Rollout{}, err
 	}
 	if err := cp.checkRequiresFrom(ctx, req.Spec, req.Env, req.Artifact); err != nil {
 		return store.Rollout{}, err

@@ -193,7 +193,7 @@ func (s *Store) insertRollout(ctx context.Context, tx *sql.Tx, nr NewRollout, fr
 	ro := Rollout{ID: id, App: nr.App, Env: nr.Env, FromRelease: from, ToRelease: to, Strategy: nr.Strategy, Kind: kind,
 		State: RolloutRunning, Phase: PhaseStarting, NewInstances: []string{}, OldInstances: []string{}, CreatedBy: nr.Actor,
 		StartedAt: parseTS(now), ProgressAt: parseTS(now)}
-	return ro, s.addEvent(ctx, tx, nr.Actor, "rollout.begin", nr.App, nr.Env,
+	return ro, s.addEvent(ctx, tx, nr.Actor, kind, nr.App, nr.Env,
 		fmt.Sprintf("rollout %d (%s, %s) to release %d: %s (artifact %s, config %s)", id, kind, nr.Strategy, to, nr.Source, short(rel.Artifact), rel.ConfigHash))
 }
 

@@ -1,5 +1,6 @@
 // Package store keeps the control plane's state in SQL: apps, releases,
-// rollouts, instances, tokens and the audit log. Every change runs in one
+// rollouts, instances, users and tokens, and the audit log (audit.go says
+// how to record a change in it). Every change runs in one
 // transaction. SQLite (modernc.org/sqlite, pure Go) is the embedded default.
 package store
 
@@ -87,6 +88,9 @@ func (s *Store) migrate(ctx context.Context, fsys fs.FS, dir string) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("apply %s: %w", e.Name(), err)
 			}
+			if err := s.migrateData(ctx, tx, version); err != nil {
+				return fmt.Errorf("apply %s: %w", e.Name(), err)
+			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, s.ts())
 			return err
 		})
@@ -123,44 +127,6 @@ func parseNullTS(v sql.NullString) *time.Time {
 	}
 	t := parseTS(v.String)
 	return &t
-}
-
-// addEvent appends to the audit log inside tx.
-func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, actor, action, app, env, detail string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO events (at, actor, action, app, env, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		s.ts(), actor, action, app, env, detail)
-	return err
-}
-
-// Event is one audit log entry.
-type Event struct {
-	ID     int64     `json:"id"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	App    string    `json:"app,omitempty"`
-	Env    string    `json:"env,omitempty"`
-	Detail string    `json:"detail,omitempty"`
-}
-
-// Events returns the newest audit log entries first, at most limit.
-func (s *Store) Events(ctx context.Context, limit int) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, actor, action, app, env, detail FROM events ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		var at string
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.App, &e.Env, &e.Detail); err != nil {
-			return nil, err
-		}
-		e.At = parseTS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // NextProxyVersion returns a routing table version greater than any

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -73,38 +72,6 @@ func testInstances(t *testing.T, s *store.Store) {
 	}
 	if got := list("hello", "staging"); !slices.Equal(got, want[3:]) {
 		t.Errorf("after remove = %q", got)
-	}
-}
-
-func testTokens(t *testing.T, s *store.Store) {
-	ctx := t.Context()
-	if n, err := s.CountTokens(ctx); err != nil || n != 0 {
-		t.Fatalf("CountTokens of an empty store = %d, %v", n, err)
-	}
-	if err := s.AddToken(ctx, "ci", "hash-ci", "deployer"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddToken(ctx, "admin", "hash-admin", "admin"); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.TokenByHash(ctx, "hash-ci")
-	if err != nil || tok != (store.Token{Name: "ci", Role: "deployer"}) {
-		t.Errorf("TokenByHash(hash-ci) = %+v, %v", tok, err)
-	}
-	if _, err := s.TokenByHash(ctx, "hash-unknown"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown hash: %v, want ErrNotFound", err)
-	}
-	if err := s.AddToken(ctx, "ci", "hash-other", "admin"); err == nil {
-		t.Error("adding a token under a taken name succeeded")
-	}
-	if err := s.AddToken(ctx, "other", "hash-ci", "admin"); err == nil {
-		t.Error("adding a token with a taken hash succeeded")
-	}
-	if tok, _ := s.TokenByHash(ctx, "hash-ci"); tok.Role != "deployer" {
-		t.Errorf("a refused add changed the token to %+v", tok)
-	}
-	if n, err := s.CountTokens(ctx); err != nil || n != 2 {
-		t.Errorf("CountTokens = %d, %v; want 2", n, err)
 	}
 }
 
@@ -193,7 +160,7 @@ func testEvents(t *testing.T, s *store.Store) {
 	if err := s.FinishRollout(ctx, ro2.ID, store.RolloutFailed, "unhealthy"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddToken(ctx, "ci", "hash", "deployer"); err != nil {
+	if _, _, err := s.AddUser(ctx, "system", "ci", "deployer", "default", "hash"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -212,12 +179,12 @@ func testEvents(t *testing.T, s *store.Store) {
 		}
 	}
 	want := []string{
-		"system token.create /",
+		"system user.add /",
 		"carol rollout.failed hello/staging",
-		"carol rollout.begin hello/staging",
+		"carol deploy hello/staging",
 		"bob rollout.succeeded hello/staging",
 		"bob release.live hello/staging",
-		"bob rollout.begin hello/staging",
+		"bob deploy hello/staging",
 		"alice apply hello/",
 	}
 	if !slices.Equal(got, want) {
@@ -227,7 +194,7 @@ func testEvents(t *testing.T, s *store.Store) {
 		i    int
 		want []string
 	}{
-		{0, []string{"ci"}},
+		{0, []string{"role deployer", `token "default"`}},
 		{1, []string{fmt.Sprintf("rollout %d", ro2.ID), "release 2", "unhealthy"}},
 		{2, []string{"release 2", "config set LEVEL", digestB[:19]}},
 		{4, []string{"release 1 is live"}},
@@ -247,7 +214,15 @@ func testEvents(t *testing.T, s *store.Store) {
 		}
 	}
 
-	if evs, _ := s.Events(ctx, 2); len(evs) != 2 || evs[0].Action != "token.create" {
+	if evs[0].Target != "user ci" || evs[1].Target != "hello/staging" || evs[6].Target != "hello" {
+		t.Errorf("targets %q, %q, %q; want user ci, hello/staging, hello", evs[0].Target, evs[1].Target, evs[6].Target)
+	}
+	for _, e := range evs {
+		if e.Outcome != store.OutcomeOK || len(e.Hash) != 64 {
+			t.Errorf("event %d %s: outcome %q, hash %q", e.ID, e.Action, e.Outcome, e.Hash)
+		}
+	}
+	if evs, _ := s.Events(ctx, 2); len(evs) != 2 || evs[0].Action != "user.add" {
 		t.Errorf("Events(2) = %+v, want the two newest", evs)
 	}
 }

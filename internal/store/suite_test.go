@@ -39,6 +39,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ReleasesNewestFirst", testReleasesNewestFirst},
 		{"Instances", testInstances},
 		{"Tokens", testTokens},
+		{"Users", testUsers}, {"Grants", testGrants}, {"AuditChain", testAuditChain},
 		{"Artifacts", testArtifacts},
 		{"NextProxyVersion", testNextProxyVersion},
 		{"Events", testEvents},
