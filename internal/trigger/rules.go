@@ -1,8 +1,6 @@
 package trigger
 
 import (
-	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -36,38 +34,11 @@ func Match(rules []spec.SourceRule, ref string) (spec.SourceRule, bool) {
 		if pattern == "" {
 			continue
 		}
-		if globMatch(pattern, name) {
+		if spec.GlobMatch(pattern, name) {
 			return r, true
 		}
 	}
 	return spec.SourceRule{}, false
-}
-
-// globMatch matches like path.Match, plus "**" for any run of characters
-// including "/" (so "**" matches feature/login; "*" stops at a slash).
-func globMatch(pattern, name string) bool {
-	if !strings.Contains(pattern, "**") {
-		ok, _ := path.Match(pattern, name)
-		return ok
-	}
-	var re strings.Builder
-	re.WriteString("^")
-	for i := 0; i < len(pattern); i++ {
-		switch c := pattern[i]; {
-		case c == '*' && i+1 < len(pattern) && pattern[i+1] == '*':
-			re.WriteString(".*")
-			i++
-		case c == '*':
-			re.WriteString("[^/]*")
-		case c == '?':
-			re.WriteString("[^/]")
-		default:
-			re.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	re.WriteString("$")
-	ok, _ := regexp.MatchString(re.String(), name)
-	return ok
 }
 
 func refName(ref string) (string, bool) {

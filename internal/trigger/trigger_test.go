@@ -167,19 +167,3 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff of equal refs = %+v", got)
 	}
 }
-
-func TestGlobMatch(t *testing.T) {
-	tests := []struct {
-		pattern, name string
-		want          bool
-	}{
-		{"main", "main", true}, {"main", "mainline", false}, {"*", "main", true}, {"*", "feature/x", false},
-		{"**", "feature/x", true}, {"release/*", "release/1.2", true}, {"release/**", "release/1/2", true},
-		{"v*", "v1.2.0", true}, {"feature/**/fix", "feature/a/b/fix", true}, {"a?c", "abc", true}, {"a.c", "abc", false},
-	}
-	for _, tt := range tests {
-		if got := globMatch(tt.pattern, tt.name); got != tt.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
-		}
-	}
-}
