@@ -47,6 +47,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"CanaryBookkeeping", testCanaryBookkeeping},
 		{"InstanceReadyAndWarm", testInstanceReadyAndWarm},
 		{"SecretVersions", testSecretVersions}, {"SecretPinning", testSecretPinning}, {"SecretRotation", testSecretRotation},
+		{"RunLifecycle", testRunLifecycle}, {"RunFinishSteps", testRunFinishSteps}, {"RunQueueAndList", testRunQueueAndList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
