@@ -98,6 +98,9 @@ type Executor struct {
 	Tick time.Duration
 	// Smoke runs post-deploy checks; nil skips them.
 	Smoke *Smoke
+	// Secrets returns, decrypted, the secrets that a release's instances
+	// get as environment variables and as files; nil means none.
+	Secrets func(ctx context.Context, rel store.Release) (env map[string]string, files map[string]driver.File, err error)
 }
 
 // Judge decides on a canary from an analysis input.
@@ -297,6 +300,14 @@ func (r *run) decide(ctx context.Context, action, actor, reason string, evidence
 // startAll starts every instance and waits for all to pass the health
 // gate, marking each ready as it passes; the first failure cancels the rest.
 func (e *Executor) startAll(ctx context.Context, rel store.Release, ids []string) error {
+	var secretEnv map[string]string
+	var files map[string]driver.File
+	if e.Secrets != nil {
+		var err error
+		if secretEnv, files, err = e.Secrets(ctx, rel); err != nil {
+			return fmt.Errorf("deliver the secrets of release %d: %w", rel.Number, err)
+		}
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -313,6 +324,7 @@ func (e *Executor) startAll(ctx context.Context, rel store.Release, ids []string
 				ID: id, App: rel.App, Env: rel.Env, Release: rel.Number,
 				Artifact: e.Artifact(rel.Artifact), Command: rel.Spec.Run.Command,
 				Environ: rel.Config, DrainTimeout: rel.Spec.Run.DrainTimeout.D(),
+				SecretEnv: secretEnv, Files: files,
 			})
 			if err != nil {
 				fail(fmt.Errorf("start instance %s: %w", id, err))
