@@ -91,7 +91,7 @@ func (s *Store) SecretCiphertexts(ctx context.Context, app, env string, pins map
 // ChangeSecrets adds secret versions without a rollout, for an environment
 // that has no live release yet (its first deploy pins them): set holds
 // ciphertexts by name, unset the names to delete. It returns the versions
-// it added.
+// it added, or a *ConflictError while a rollout of the environment runs.
 func (s *Store) ChangeSecrets(ctx context.Context, app, env string, set map[string][]byte, unset []string, actor string) ([]SecretVersion, error) {
 	var added []SecretVersion
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -101,6 +101,13 @@ func (s *Store) ChangeSecrets(ctx context.Context, app, env string, set map[stri
 		}
 		if _, ok := a.Environments[env]; !ok {
 			return fmt.Errorf("environment %q of app %s: %w", env, app, ErrNotFound)
+		}
+		// The running rollout pinned the secrets already: change them
+		// after it ends, so the change is not silently left out.
+		if running, err := runningRollout(ctx, tx, app, env); err == nil {
+			return &ConflictError{Running: running}
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
 		}
 		added, err = s.changeSecrets(ctx, tx, app, env, set, unset, actor)
 		return err

@@ -69,6 +69,15 @@ func testSecretVersions(t *testing.T, s *store.Store) {
 	if _, err := s.ChangeSecrets(ctx, "hello", "nowhere", map[string][]byte{"X": sealed("x")}, nil, "carol"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("set in an unknown environment = %v", err)
 	}
+	// While a rollout runs (it pinned its secrets already), changes wait.
+	_, ro := begin(t, s, store.NewRollout{App: "hello", Env: "staging", Artifact: digestA})
+	var ce *store.ConflictError
+	if _, err := change(map[string][]byte{"LATE": sealed("l")}); !errors.As(err, &ce) {
+		t.Errorf("change during a rollout = %v, want a conflict", err)
+	}
+	if err := s.FinishRollout(ctx, ro.ID, store.RolloutFailed, "test"); err != nil {
+		t.Fatal(err)
+	}
 	added, err = change(map[string][]byte{"DB_PASSWORD": sealed("a4")})
 	if err != nil || added[0].Version != 4 {
 		t.Fatalf("set after unset = %+v, %v; want version 4", added, err)
