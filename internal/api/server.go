@@ -51,6 +51,7 @@ func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h.route("GET /v1/events", ActRead, h.events)
 	h.promotionRoutes()
 	h.authRoutes()
+	h.runRoutes()
 	return h
 }
 

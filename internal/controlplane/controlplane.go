@@ -34,6 +34,9 @@ type Options struct {
 	// ProxyCommand is the argv that runs `slipway proxy`; the control plane
 	// appends --listen, --control and --state.
 	ProxyCommand []string
+	// RunConcurrency is how many pipeline runs execute at once; the others
+	// wait in a queue. Default DefaultRunConcurrency.
+	RunConcurrency int
 	// Driver runs instances.
 	Driver driver.Driver
 	Logger *slog.Logger
@@ -47,6 +50,7 @@ type ControlPlane struct {
 	proxy  *proxy.Client
 	router *router
 	exec   *rollout.Executor
+	runs   *runQueue // pipeline runs (runs.go)
 	log    *slog.Logger
 
 	ctx    context.Context
@@ -91,6 +95,7 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		Smoke:    &rollout.Smoke{ProxyAddr: opts.ProxyListen, Client: &http.Client{}},
 		Artifact: cp.artifactPath,
 	}
+	cp.runs = newRunQueue(st, newPipelineRunner(opts.DataDir, cp, opts.Logger), filepath.Join(opts.DataDir, "runs"), opts.RunConcurrency, opts.Logger)
 	return cp, nil
 }
 
@@ -103,6 +108,9 @@ func (cp *ControlPlane) Start(ctx context.Context) error {
 	}
 	if err := cp.recover(ctx); err != nil {
 		return fmt.Errorf("recover: %w", err)
+	}
+	if err := cp.startRuns(ctx); err != nil {
+		return fmt.Errorf("recover runs: %w", err)
 	}
 	cp.goLoop("proxy watchdog", time.Second, cp.watchProxy)
 	cp.goLoop("warm reaper", 2*time.Second, cp.reapWarm)
