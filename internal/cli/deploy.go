@@ -175,10 +175,10 @@ func (g *globals) printPlan(p api.Plan) error {
 }
 
 func newDeployCmd(g *globals) *cobra.Command {
-	var file, env string
+	var file, env, digest string
 	var noWait bool
 	cmd := &cobra.Command{
-		Use:   "deploy -f slipway.yaml --env ENV",
+		Use:   "deploy -f slipway.yaml --env ENV [--artifact DIGEST]",
 		Short: "Build the app, upload the artifact and roll it out to an environment",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -197,7 +197,12 @@ func newDeployCmd(g *globals) *cobra.Command {
 				return err
 			}
 			started := time.Now()
-			ro, err := deploy(cmd.Context(), c, app, dir, env, g.stderr)
+			var ro store.Rollout
+			if digest != "" { // already on the server, from a pipeline run: nothing to build
+				ro, err = c.Deploy(cmd.Context(), app, env, digest)
+			} else {
+				ro, err = deploy(cmd.Context(), c, app, dir, env, g.stderr)
+			}
 			if err != nil {
 				return err
 			}
@@ -215,6 +220,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&file, "file", "f", "slipway.yaml", "the app spec")
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment to deploy to")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the rollout has started")
+	cmd.Flags().StringVar(&digest, "artifact", "", "deploy this artifact already on the server (sha256:..., a pipeline run's) instead of building")
 	addJSON(cmd, g)
 	return cmd
 }

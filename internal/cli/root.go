@@ -113,6 +113,7 @@ func newRoot(g *globals) *cobra.Command {
 		newReleasesCmd(g), newStatusCmd(g), newLogsCmd(g), newConfigCmd(g),
 		newRolloutCmd(g), newApproveCmd(g), newApprovalsCmd(g), newDemoCmd(g), newSchemaCmd(g), newVersionCmd(g),
 		newUserCmd(g), newTokenCmd(g), newWhoamiCmd(g), newAuditCmd(g),
+		newRunCmd(g), newRunsCmd(g),
 	)
 	return root
 }
