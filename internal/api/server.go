@@ -50,6 +50,7 @@ func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h.route("POST /v1/apps/{app}/envs/{env}/rollout/{command}", ActDeploy, h.rolloutCommand)
 	h.route("GET /v1/events", ActRead, h.events)
 	h.promotionRoutes()
+	h.secretRoutes()
 	h.authRoutes()
 	h.runRoutes()
 	return h

@@ -48,6 +48,7 @@ type Principal struct {
 type Service interface {
 	RunService
 	PromotionService
+	SecretService
 	AuthService
 	// Authenticate maps a bearer token to the caller it belongs to.
 	Authenticate(ctx context.Context, token string) (Principal, error)

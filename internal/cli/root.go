@@ -112,6 +112,7 @@ func newRoot(g *globals) *cobra.Command {
 		newPlanCmd(g), newApplyCmd(g), newDeployCmd(g), newPromoteCmd(g), newRollbackCmd(g),
 		newReleasesCmd(g), newStatusCmd(g), newLogsCmd(g), newConfigCmd(g),
 		newRolloutCmd(g), newApproveCmd(g), newApprovalsCmd(g), newDemoCmd(g), newSchemaCmd(g), newVersionCmd(g),
+		newSecretCmd(g), newDiffCmd(g),
 		newUserCmd(g), newTokenCmd(g), newWhoamiCmd(g), newAuditCmd(g),
 		newRunCmd(g), newRunsCmd(g),
 	)

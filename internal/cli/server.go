@@ -26,6 +26,7 @@ type serverConfig struct {
 	listen       string
 	proxyListen  string
 	proxyMetrics string
+	secretsKey   string
 	logger       *slog.Logger
 }
 
@@ -54,7 +55,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	}
 	cp, err := controlplane.Open(ctx, controlplane.Options{
 		DataDir: cfg.dataDir, ProxyListen: cfg.proxyListen, ProxyMetricsListen: cfg.proxyMetrics,
-		ProxyCommand: []string{exe, "proxy"}, Driver: drv, Logger: cfg.logger,
+		ProxyCommand: []string{exe, "proxy"}, Driver: drv, Logger: cfg.logger, SecretsKey: cfg.secretsKey,
 	})
 	if err != nil {
 		return nil, err
@@ -113,6 +114,7 @@ func newServerCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.listen, "listen", "127.0.0.1:7070", "address of the API")
 	cmd.Flags().StringVar(&cfg.proxyListen, "proxy-listen", "127.0.0.1:8080", "address the proxy serves apps on")
 	cmd.Flags().StringVar(&cfg.proxyMetrics, "proxy-metrics-listen", "", "address where the proxy serves GET /metrics for Prometheus (default: only on its control socket)")
+	cmd.Flags().StringVar(&cfg.secretsKey, "secrets-key", "", "file holding the key that encrypts secrets at rest (default DATA/secrets.key, created on first start; back it up apart from the database)")
 	return cmd
 }
 

@@ -40,6 +40,9 @@ type Options struct {
 	// Driver runs instances.
 	Driver driver.Driver
 	Logger *slog.Logger
+	// SecretsKey is the file holding the key that encrypts secrets at rest.
+	// Default DataDir/secrets.key.
+	SecretsKey string
 }
 
 // ControlPlane is a running control plane.
@@ -59,6 +62,8 @@ type ControlPlane struct {
 
 	mu       sync.Mutex
 	controls map[int64]*rollout.Control // running rollouts this process executes
+
+	secrets *keyring // the secrets key (secrets.go)
 }
 
 // TokenFile is the name of the admin token file inside the data dir.
@@ -96,6 +101,10 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		Artifact: cp.artifactPath,
 	}
 	cp.runs = newRunQueue(st, newPipelineRunner(opts.DataDir, cp, opts.Logger), filepath.Join(opts.DataDir, "runs"), opts.RunConcurrency, opts.Logger)
+	if err := cp.openSecrets(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return cp, nil
 }
 

@@ -131,10 +131,14 @@ func (cp *ControlPlane) replaceInstance(ctx context.Context, dead store.Instance
 	if err != nil {
 		return err
 	}
+	secretEnv, files, err := cp.releaseSecrets(ctx, rel)
+	if err != nil {
+		return err
+	}
 	id := rollout.InstanceID(dead.App, dead.Env, dead.Release, 0)
 	inst, err := cp.driver.Start(ctx, driver.InstanceSpec{ID: id, App: rel.App, Env: rel.Env, Release: rel.Number,
 		Artifact: cp.artifactPath(rel.Artifact), Command: rel.Spec.Run.Command, Environ: rel.Config,
-		DrainTimeout: rel.Spec.Run.DrainTimeout.D()})
+		DrainTimeout: rel.Spec.Run.DrainTimeout.D(), SecretEnv: secretEnv, Files: files})
 	if err != nil {
 		return err
 	}
