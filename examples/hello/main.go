@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log"
@@ -35,6 +36,8 @@ func main() {
 	//   HELLO_FAIL_RATE=0.5   answer 500 to that fraction of requests
 	//   HELLO_DELAY=20ms      add that latency to every request
 	//   HELLO_CRASH_AFTER=3s  exit(1) that long after starting
+	//   HELLO_PRINT_SECRET=K  print the value of variable K at startup
+	//                         (its logs must show it redacted)
 	failRate, _ := strconv.ParseFloat(os.Getenv("HELLO_FAIL_RATE"), 64)
 	delay, _ := time.ParseDuration(os.Getenv("HELLO_DELAY"))
 	if d, err := time.ParseDuration(os.Getenv("HELLO_CRASH_AFTER")); err == nil && d > 0 {
@@ -43,7 +46,9 @@ func main() {
 			os.Exit(1)
 		})
 	}
+	printSecret(os.Getenv("HELLO_PRINT_SECRET"))
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/secret", debugSecret)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil && d > 0 && d <= 30*time.Second {
 			time.Sleep(d)
@@ -78,4 +83,44 @@ func main() {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// debugSecret says whether a secret reached the app and its sha256, never
+// its value: ?name=K for environment variable K, ?file=P for file P
+// (relative to the working directory).
+func debugSecret(w http.ResponseWriter, r *http.Request) {
+	if name := r.URL.Query().Get("name"); name != "" {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			fmt.Fprintf(w, "env %s: unset\n", name)
+			return
+		}
+		fmt.Fprintf(w, "env %s: set sha256:%x\n", name, sha256.Sum256([]byte(v)))
+		return
+	}
+	path := r.URL.Query().Get("file")
+	fi, err := os.Stat(path)
+	if path == "" || err != nil {
+		fmt.Fprintf(w, "file %s: missing\n", path)
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("file %s: unreadable", path), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintf(w, "file %s: mode %#o sha256:%x\n", path, fi.Mode().Perm(), sha256.Sum256(data))
+}
+
+// printSecret prints the value of variable name to stderr, on purpose, in
+// two writes a little apart, so that Slipway's log redaction is tested on
+// a value that arrives in pieces.
+func printSecret(name string) {
+	v := os.Getenv(name)
+	if name == "" || v == "" {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "hello %s: printing secret %s on purpose: %s", version, name, v[:len(v)/2])
+	time.Sleep(50 * time.Millisecond)
+	fmt.Fprintf(os.Stderr, "%s (end)\n", v[len(v)/2:])
 }
