@@ -85,12 +85,12 @@ func printParity(w io.Writer, p release.Parity) {
 		return s
 	}
 	if p.ArtifactDiffers {
-		fmt.Fprintf(w, "artifact: %s vs %s\n", orNone(p.A.Artifact), orNone(p.B.Artifact))
+		fmt.Fprintf(w, "artifact: %s: %s, %s: %s\n", a, orNone(shortDigest(p.A.Artifact)), b, orNone(shortDigest(p.B.Artifact)))
 	} else {
-		fmt.Fprintf(w, "artifact: same (%s)\n", orNone(p.A.Artifact))
+		fmt.Fprintf(w, "artifact: same (%s)\n", orNone(shortDigest(p.A.Artifact)))
 	}
 	if p.CommitDiffers {
-		fmt.Fprintf(w, "commit: %s vs %s\n", orNone(p.A.Commit), orNone(p.B.Commit))
+		fmt.Fprintf(w, "commit: %s: %s, %s: %s\n", a, orNone(p.A.Commit), b, orNone(p.B.Commit))
 	} else if p.A.Commit != "" {
 		fmt.Fprintf(w, "commit: same (%s)\n", p.A.Commit)
 	}
