@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -396,10 +395,6 @@ func (cp *ControlPlane) RerunRun(ctx context.Context, id int64, actor string) (s
 // redacted hides a password in the run's repository URL: runs are shown
 // to anyone who may read the app.
 func redacted(r store.Run) store.Run {
-	if u, err := url.Parse(r.Repo); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			r.Repo = u.Redacted()
-		}
-	}
+	r.Repo = pipeline.Redacted(r.Repo)
 	return r
 }

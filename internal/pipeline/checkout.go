@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -51,6 +52,17 @@ func CheckRepo(repo string) error {
 	return nil
 }
 
+// Redacted returns repo with the password of its URL, if any, replaced
+// by "xxxxx", for logs and messages.
+func Redacted(repo string) string {
+	if u, err := url.Parse(repo); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return repo
+}
+
 // checkout fills dir (which must not exist, or be empty) with a git
 // working tree of repo at revision, and returns the full hash of the
 // commit. A local repository is read in place and only the commit's tree
@@ -89,14 +101,15 @@ func checkout(ctx context.Context, repo, revision, branch, tag, dir string, log 
 			return "", err
 		}
 	} else {
-		fmt.Fprintf(log, "cloning %s\n", repo)
+		shown := Redacted(repo)
+		fmt.Fprintf(log, "cloning %s\n", shown)
 		var err error
 		dst, err = git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{URL: repo, NoCheckout: true, Tags: git.AllTags})
 		if err != nil {
-			return "", fmt.Errorf("clone %s: %w", repo, err)
+			return "", fmt.Errorf("clone %s: %s", shown, strings.ReplaceAll(err.Error(), repo, shown))
 		}
 		if hash, err = resolve(dst, revision, true); err != nil {
-			return "", fmt.Errorf("%s in %s: %w", revision, repo, err)
+			return "", fmt.Errorf("%s in %s: %w", revision, shown, err)
 		}
 		fmt.Fprintf(log, "checking out %s (%s)\n", hash, revision)
 	}

@@ -39,6 +39,19 @@ func TestLocalRepo(t *testing.T) {
 	}
 }
 
+func TestRedacted(t *testing.T) {
+	for repo, want := range map[string]string{
+		"https://bob:s3cret@git.example.com/hello.git": "https://bob:xxxxx@git.example.com/hello.git",
+		"https://bob@git.example.com/hello.git":        "https://bob@git.example.com/hello.git",
+		"git@github.com:acme/hello.git":                "git@github.com:acme/hello.git",
+		"/srv/git/hello":                               "/srv/git/hello",
+	} {
+		if got := Redacted(repo); got != want {
+			t.Errorf("Redacted(%q) = %q, want %q", repo, got, want)
+		}
+	}
+}
+
 func TestFileName(t *testing.T) {
 	tests := []struct{ name, want string }{
 		{"build", "build"},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -164,7 +165,7 @@ func (s *Store) CreateRun(ctx context.Context, nr NewRun) (Run, error) {
 		if run, err = runTx(ctx, tx, id); err != nil {
 			return err
 		}
-		detail := fmt.Sprintf("run %d of %s at %s (%s)", id, nr.Repo, nr.Revision, nr.Trigger)
+		detail := fmt.Sprintf("run %d of %s at %s (%s)", id, redactRepo(nr.Repo), nr.Revision, nr.Trigger)
 		if nr.RerunOf > 0 {
 			detail += fmt.Sprintf(", rerun of run %d", nr.RerunOf)
 		}
@@ -301,6 +302,17 @@ func (s *Store) FinishRun(ctx context.Context, id int64, out RunOutcome) (Run, e
 	}
 	run.Steps, err = s.runSteps(ctx, id)
 	return run, err
+}
+
+// redactRepo hides the password of a repository URL: the audit log never
+// holds one.
+func redactRepo(repo string) string {
+	if u, err := url.Parse(repo); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return repo
 }
 
 func shortCommit(r Run) string {

@@ -230,4 +230,12 @@ func testRunQueueAndList(t *testing.T, s *store.Store) {
 	if _, err := s.Run(ctx, 9999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Run(9999) = %v, want ErrNotFound", err)
 	}
+	if _, err := s.CreateRun(ctx, store.NewRun{App: "hello", Repo: "https://bob:s3cret@git.example.com/hello.git", Revision: "main",
+		Trigger: store.TriggerWebhook, Actor: "trigger"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := s.Events(ctx, 1)
+	if len(ev) != 1 || strings.Contains(ev[0].Detail, "s3cret") || !strings.Contains(ev[0].Detail, "bob:xxxxx@") {
+		t.Errorf("run.start event = %+v; the password must not reach the audit log", ev)
+	}
 }
