@@ -37,6 +37,7 @@ environments:
 func TestRequiresFrom(t *testing.T) {
 	e := newEnv(t)
 	e.writeFullSpec("", "requires_from: staging\n")
+	e.ok("apply", "-f", "slipway.yaml")
 	e.setVersion("v1", true)
 	_, errOut, code := e.run("deploy", "-f", "slipway.yaml", "--env", "production")
 	if code != 1 || !strings.Contains(errOut, "requires_from") || !strings.Contains(errOut, "slipway promote") {

@@ -80,6 +80,7 @@ func TestRecoveryAction(t *testing.T) {
 		{"rolling", store.PhaseSwitched, RecoverFinish},
 		{"flip", store.PhaseStarting, RecoverFail},
 		{"flip", store.PhaseSwitched, RecoverFinish},
+		{"blue-green", store.PhaseReverting, RecoverFail}, // smoke failed: stop the new instances, fail
 	}
 	for _, tt := range tests {
 		if got := RecoveryAction(tt.strategy, tt.phase); got != tt.want {

@@ -141,6 +141,9 @@ func (r *run) verify(ctx context.Context) (*Outcome, error) {
 		r.log.Error("publish routes after a failed smoke check", "err", err)
 	}
 	r.e.StopInstances(ctx, r.newIDs)
+	if err := r.e.Store.FinishRollout(ctx, r.ro.ID, store.RolloutFailed, reason); err != nil {
+		return nil, err
+	}
 	r.log.Warn("smoke check failed; previous release restored", "reason", reason)
 	return &Outcome{State: store.RolloutFailed, Reason: reason}, nil
 }

@@ -194,7 +194,9 @@ func (s *Store) ArtifactWentLive(ctx context.Context, app, env, artifact string)
 // RevertSwitch undoes a switch whose post-deploy checks failed: the
 // previous release is live again (or nothing, after a first deploy), the
 // new one is marked failed (or superseded, if it was an earlier release
-// rolled out again), and the rollout fails with reason. One transaction.
+// rolled out again), and the rollout moves to PhaseReverting; the caller
+// stops the new instances, then calls FinishRollout(failed). One
+// transaction.
 func (s *Store) RevertSwitch(ctx context.Context, id int64, reason string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		r, err := scanRollout(tx.QueryRowContext(ctx, `SELECT `+rolloutCols+` FROM rollouts WHERE id = ?`, id))
@@ -224,8 +226,7 @@ func (s *Store) RevertSwitch(ctx context.Context, id int64, reason string) error
 		if _, err := tx.ExecContext(ctx, `UPDATE environments SET live_release = ? WHERE app = ? AND env = ?`, live, r.App, r.Env); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE rollouts SET state = ?, phase = ?, reason = ?, finished_at = ? WHERE id = ?`,
-			RolloutFailed, PhaseDone, reason, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE rollouts SET phase = ?, reason = ? WHERE id = ?`, PhaseReverting, reason, id); err != nil {
 			return err
 		}
 		return s.addEvent(ctx, tx, r.CreatedBy, "rollout.reverted", r.App, r.Env,

@@ -14,10 +14,11 @@ import (
 // Rollout phases, in order. They are persisted so a restarted control plane
 // knows whether traffic had been switched.
 const (
-	PhaseStarting = "starting" // new instances starting; old release serves
-	PhaseProgress = "progress" // canary or rolling steps in progress; both serve
-	PhaseSwitched = "switched" // new release serves all traffic; old instances draining
-	PhaseDone     = "done"
+	PhaseStarting  = "starting"  // new instances starting; old release serves
+	PhaseProgress  = "progress"  // canary or rolling steps in progress; both serve
+	PhaseSwitched  = "switched"  // new release serves all traffic; old instances draining
+	PhaseReverting = "reverting" // post-deploy checks failed: previous release live again, new one stopping
+	PhaseDone      = "done"
 )
 
 // Rollout states.
