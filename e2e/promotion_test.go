@@ -80,3 +80,36 @@ func TestSmokeCheckRollsBack(t *testing.T) {
 		t.Fatalf("instances after the smoke rollback: %+v", st.Instances)
 	}
 }
+
+// A promotion into an environment that asks for an approval waits until a
+// different user with the approver role approves it; then it deploys.
+func TestPromotionNeedsApproval(t *testing.T) {
+	e := newEnv(t)
+	e.writeFullSpec("", "requires_from: staging\napprovals: 1\n")
+	alice := e.addUser("alice", "approver") // may approve, but not her own request
+	bob := e.addUser("bob", "approver")
+	carol := e.addUser("carol", "deployer")
+	e.setVersion("v1", true)
+	e.okAs(alice, "deploy", "-f", "slipway.yaml", "--env", "staging")
+
+	out := e.okAs(alice, "promote", "hello", "--from", "staging", "--to", "production")
+	if !strings.Contains(out, "waits for 1 approval") || !strings.Contains(out, "slipway approve hello 1") {
+		t.Fatalf("promotion needing approval: %q", out)
+	}
+	if rels := releases(t, e, "hello", "production"); len(rels) != 0 {
+		t.Fatalf("an unapproved promotion deployed: %+v", rels)
+	}
+	if out := e.okAs(bob, "approvals"); !strings.Contains(out, "staging #1 → production") || !strings.Contains(out, "approvals 0/1") {
+		t.Fatalf("pending approvals: %q", out)
+	}
+	e.refused(alice, []string{"cannot approve", "another user"}, "approve", "hello", "1")
+	e.refused(carol, []string{"needs approver"}, "approve", "hello", "1")
+	out = e.okAs(bob, "approve", "hello", "1")
+	if !strings.Contains(out, "production release 1 is live") {
+		t.Fatalf("approval output: %q", out)
+	}
+	e.mustServe(prodHost, "v1")
+	if _, errOut, code := e.runAs(bob, "approve", "hello", "1"); code != 1 || !strings.Contains(errOut, "not pending") {
+		t.Fatalf("approving twice: exit %d %q", code, errOut)
+	}
+}
