@@ -170,7 +170,7 @@ func versionOf(body []byte) []byte {
 // canaryRollout is the rollout section of parts 1-3: one weight step and
 // one analysis step, the default error checks, and p50 and p99 at most
 // 1.5x stable's.
-func canaryRollout(o options) string {
+func canaryRollout(o options, weight int) string {
 	return fmt.Sprintf(`strategy: canary
 progress_deadline: %s
 steps:
@@ -183,7 +183,7 @@ analysis:
       max_ratio: 1.5
     - percentile: 99
       max_ratio: 1.5
-`, o.deadline, o.weight, o.analysis, o.interval)
+`, o.deadline, weight, o.analysis, o.interval)
 }
 
 // decisions picks the decisions of a canary rollout the report uses.

@@ -62,6 +62,7 @@ type badReport struct {
 	lateMax       time.Duration // the load generator's worst delay behind schedule
 	lateN         int           // requests sent more than loadgen.LateLimit late
 	retries       int64
+	latency       []time.Duration // of every answer, sorted
 }
 
 // detect deploys kind.app's stable release, then kind.reps canaries one
@@ -72,7 +73,7 @@ func (b *bench) detect(ctx context.Context, kind badKind) (*badReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rollout := canaryRollout(b.opts)
+	rollout := canaryRollout(b.opts, b.opts.weight)
 	d, err := a.deploy(ctx, release{version: kind.app + "-stable", config: kind.stable, rollout: rollout})
 	if err != nil {
 		return nil, err
@@ -131,6 +132,7 @@ func (b *bench) detect(ctx context.Context, kind badKind) (*badReport, error) {
 	stopped = true
 	versions := load.Versions()
 	rep.requests = len(events)
+	rep.latency = latencies(events)
 	rep.lateMax, rep.lateN = load.Late()
 	rep.retries = load.Retries()
 	for _, p := range all {

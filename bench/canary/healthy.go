@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipway-dev/slipway/bench/internal/results"
 	"github.com/slipway-dev/slipway/internal/analysis"
+	"github.com/slipway-dev/slipway/internal/api"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -31,6 +32,9 @@ type healthyRun struct {
 	pass, serverPass time.Duration
 	deploy           time.Duration // the whole `slipway deploy`
 	err              string        // the benchmark could not tell how it went
+	// For each analysis check, how long after the weight step it was last
+	// seen waiting (0: never seen waiting); see checkWatch.
+	checkWait map[string]time.Duration
 }
 
 // healthyReport is part 3.
@@ -42,6 +46,7 @@ type healthyReport struct {
 	requests   int
 	lateMax    time.Duration
 	lateN      int
+	latency    []time.Duration // of every answer, all apps, sorted
 }
 
 // healthyCanaries rolls out b.opts.healthy canaries that differ from
@@ -53,7 +58,11 @@ func (b *bench) healthyCanaries(ctx context.Context) (*healthyReport, error) {
 		"HELLO_FAIL_RATE": strconv.FormatFloat(o.healthyFailRate, 'f', -1, 64),
 		"HELLO_DELAY":     o.stableDelay.String(),
 	}
-	rollout := canaryRollout(o)
+	rollout := canaryRollout(o, o.healthyWeight)
+	client, err := b.server.Client()
+	if err != nil {
+		return nil, err
+	}
 	apps := make([]*app, o.apps)
 	errs := make([]error, o.apps)
 	var wg sync.WaitGroup
@@ -90,10 +99,11 @@ func (b *bench) healthyCanaries(ctx context.Context) (*healthyReport, error) {
 	)
 	for _, a := range apps {
 		wg.Go(func() {
-			runs, requests, lateMax, lateN := b.healthyApp(ctx, a, config, rollout, &next, deadline)
+			runs, lat, lateMax, lateN := b.healthyApp(ctx, a, client, config, rollout, &next, deadline)
 			mu.Lock()
 			rep.runs = append(rep.runs, runs...)
-			rep.requests += requests
+			rep.requests += len(lat)
+			rep.latency = append(rep.latency, lat...)
 			rep.lateMax = max(rep.lateMax, lateMax)
 			rep.lateN += lateN
 			mu.Unlock()
@@ -101,6 +111,7 @@ func (b *bench) healthyCanaries(ctx context.Context) (*healthyReport, error) {
 	}
 	wg.Wait()
 	rep.elapsed = time.Since(started)
+	slices.Sort(rep.latency)
 	rep.notStarted = max(0, o.healthy-len(rep.runs))
 	slices.SortFunc(rep.runs, func(a, b healthyRun) int { return a.n - b.n })
 	return rep, context.Cause(ctx)
@@ -108,9 +119,10 @@ func (b *bench) healthyCanaries(ctx context.Context) (*healthyReport, error) {
 
 // healthyApp deploys canaries to a, one after the other, while canary
 // numbers up to b.opts.healthy are left and the deadline has not passed.
-func (b *bench) healthyApp(ctx context.Context, a *app, config map[string]string, rollout string,
-	next *atomic.Int64, deadline time.Time) (runs []healthyRun, requests int, lateMax time.Duration, lateN int) {
+func (b *bench) healthyApp(ctx context.Context, a *app, client *api.Client, config map[string]string, rollout string,
+	next *atomic.Int64, deadline time.Time) (runs []healthyRun, latency []time.Duration, lateMax time.Duration, lateN int) {
 	load := a.startLoad(ctx)
+	watch := watchChecks(ctx, client, a.name, b.opts.interval)
 	type pending struct {
 		run healthyRun
 		dec decisions
@@ -141,6 +153,10 @@ func (b *bench) healthyApp(ctx context.Context, a *app, config map[string]string
 		if !p.dec.pass.IsZero() {
 			p.run.serverPass = p.dec.pass.Sub(p.dec.weight)
 		}
+		p.run.checkWait = map[string]time.Duration{}
+		for name, t := range watch.lastWaiting(ro.ID) {
+			p.run.checkWait[name] = t.Sub(p.dec.weight)
+		}
 		if ro.State == store.RolloutSucceeded {
 			say("  #%d %s: passed %s after the weight step", n, rel.version, results.Dur(p.run.serverPass))
 		} else {
@@ -148,8 +164,10 @@ func (b *bench) healthyApp(ctx context.Context, a *app, config map[string]string
 		}
 		all = append(all, p)
 	}
+	watch.stop()
 	events := load.Stop()
 	versions := load.Versions()
+	latency = latencies(events)
 	for _, p := range all {
 		r := p.run
 		r.x = exposureOf(events, versionIndex(versions, r.version))
@@ -160,5 +178,5 @@ func (b *bench) healthyApp(ctx context.Context, a *app, config map[string]string
 		runs = append(runs, r)
 	}
 	lateMax, lateN = load.Late()
-	return runs, len(events), lateMax, lateN
+	return runs, latency, lateMax, lateN
 }

@@ -24,8 +24,12 @@
 //
 // Part 3, -healthy canaries identical to stable but for the version string
 // (a new artifact; both fail 1% of requests and take 5ms), spread over
-// -apps apps in parallel: how many the analysis aborted (the bar is none)
-// and how long each took from its first request to the analysis pass.
+// -apps apps in parallel, with weight -healthy-weight: how many were not
+// promoted (the bar is none) and why, how long each took from its first
+// request to the analysis pass, and how long each check kept it waiting
+// (the rollout's message, read through the API every -interval). No new
+// canary starts after -healthy-budget, so that the default run stays
+// near 10 minutes; the report says how many were left unstarted.
 //
 // Part 4, the proxy at full speed: closed-loop keep-alive load at a fixed
 // concurrency straight at an app instance, through the proxy to an app
@@ -74,6 +78,7 @@ type options struct {
 	stableDelay      time.Duration
 	slowDelay        time.Duration
 	healthy, apps    int
+	healthyWeight    int // canary weight of part 3's first step
 	healthyFailRate  float64
 	healthyBudget    time.Duration // no new healthy canary starts after this
 	duration, warmup time.Duration // part 4
@@ -110,11 +115,12 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.slowDelay, "slow-delay", 10*time.Millisecond, "part 2: HELLO_DELAY of the slow canary")
 	fs.IntVar(&o.healthy, "healthy", 50, "part 3: healthy canaries")
 	fs.IntVar(&o.apps, "apps", 5, "part 3: apps rolling out healthy canaries in parallel")
+	fs.IntVar(&o.healthyWeight, "healthy-weight", 20, "part 3: the healthy canaries' share of clients, per cent (step 1)")
 	fs.Float64Var(&o.healthyFailRate, "healthy-fail-rate", 0.01, "part 3: HELLO_FAIL_RATE of stable and canary")
-	fs.DurationVar(&o.healthyBudget, "healthy-budget", 7*time.Minute, "part 3: start no new canary after this long")
+	fs.DurationVar(&o.healthyBudget, "healthy-budget", 5*time.Minute, "part 3: start no new canary after this long")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "part 4: measured load per target and round")
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "part 4: unmeasured load before each measurement")
-	fs.IntVar(&o.rounds, "rounds", 3, "part 4: rounds over the targets; the table shows medians")
+	fs.IntVar(&o.rounds, "rounds", 5, "part 4: rounds over the targets; the table shows medians")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "part 4: concurrent keep-alive clients")
 	fs.BoolVar(&o.pin, "pin", true, "part 4: pin proxy and apps to CPU 0 and the load generator to CPU 1 with taskset")
 	if err := fs.Parse(args); err != nil {
@@ -135,8 +141,8 @@ func parseFlags(args []string) (options, error) {
 	case o.rate <= 0 || o.conns < 1 || o.bad < 0 || o.slow < 0 || o.healthy < 0 || o.apps < 1 ||
 		o.rounds < 1 || o.concurrency < 1 || o.duration <= 0 || o.interval <= 0 || o.analysis <= 0:
 		return o, errors.New("rates, counts, durations and concurrency must be positive")
-	case o.weight < 1 || o.weight > 99:
-		return o, fmt.Errorf("-weight %d: want 1 to 99", o.weight)
+	case o.weight < 1 || o.weight > 99 || o.healthyWeight < 1 || o.healthyWeight > 99:
+		return o, errors.New("-weight and -healthy-weight: want 1 to 99")
 	case o.healthyFailRate < 0 || o.healthyFailRate >= 1:
 		return o, fmt.Errorf("-healthy-fail-rate %v: want a share from 0 to 1", o.healthyFailRate)
 	}

@@ -59,17 +59,19 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "- command: `%s` (%s in all)\n", cmd, r.elapsed.Round(time.Second))
 	fmt.Fprintf(w, "- load (parts 1-3): %.0f requests/s per app, open loop over %d keep-alive connections, through the server's proxy; "+
 		"no cookies, so every request is a new client that the proxy sends to the canary with the step's weight\n", o.rate, o.conns)
-	fmt.Fprintf(w, "- canary rollout (parts 1-3): `weight: %d`, then `analysis: %s`; analysis every %s with the default checks "+
-		"(min_requests 50, max_error_rate 5%%, max_error_rate_increase 1%%) plus p50 and p99 latency at most 1.5x stable's; "+
-		"one replica per release\n", o.weight, o.analysis, o.interval)
+	fmt.Fprintf(w, "- canary rollout (parts 1-3): `weight: %d` (part 3: `weight: %d`), then `analysis: %s`; analysis every %s with "+
+		"the default checks (min_requests 50, max_error_rate 5%%, max_error_rate_increase 1%%, window 60s) plus p50 and p99 latency "+
+		"at most 1.5x stable's (`max_ratio: 1.5`); one replica per release\n", o.weight, o.healthyWeight, o.analysis, o.interval)
 
 	r.printSummary(w)
 	if r.bad != nil {
 		fmt.Fprintf(w, "\n## 1. A canary failing half its requests\n\n")
 		fmt.Fprintf(w, "Stable: no switches. Canary: `HELLO_FAIL_RATE=0.5` in the new release's config. Each canary is a new build "+
 			"(its own version string), deployed with `slipway deploy` and waited for; the load continued %s after the command returned. "+
-			"Times are the clients' (the load generator's timestamps), except the abort decision, which is the server's record "+
-			"(`slipway rollout status --json`; same machine, same clock).\n\n", o.tail)
+			"Times are the clients' (the load generator's timestamps), except the abort, which is the time of the server's abort "+
+			"decision (`slipway rollout status --json`; same machine, same clock). The executor records that decision after it has "+
+			"published the stable-only table, so \"abort recorded → last canary answer\" is negative when the proxy had already "+
+			"moved the clients.\n\n", o.tail)
 		r.printBad(w, r.bad, "first 5xx")
 	}
 	if r.slow != nil {
@@ -102,17 +104,17 @@ func (r *report) printSummary(w io.Writer) {
 			pm(s), "≤ " + barSlow.String(), met(missed == 0 && s.N > 0 && s.Max <= barSlow)})
 	}
 	if h := r.healthy; h != nil {
-		bad := 0
-		for _, x := range h.runs {
-			if x.state != store.RolloutSucceeded {
-				bad++
-			}
-		}
-		label := fmt.Sprintf("healthy canaries aborted (or not promoted), of %d run", len(h.runs))
+		failedCheck, timedOut, other := h.aborts()
+		bad := failedCheck + timedOut + other
+		label := fmt.Sprintf("healthy canaries not promoted, of %d run (weight %d%%)", len(h.runs), r.opts.healthyWeight)
 		if h.notStarted > 0 {
-			label += fmt.Sprintf("; %d not started within the time budget", h.notStarted)
+			label += fmt.Sprintf("; %d more not started within the time budget", h.notStarted)
 		}
-		rows = append(rows, []string{label, fmt.Sprint(bad), "0", met(bad == 0 && h.notStarted == 0)})
+		measured := fmt.Sprint(bad)
+		if bad > 0 {
+			measured = fmt.Sprintf("%d: %d by a failing check, %d by the analysis step's time limit, %d otherwise", bad, failedCheck, timedOut, other)
+		}
+		rows = append(rows, []string{label, measured, "0", met(bad == 0 && h.notStarted == 0)})
 		rows = append(rows, []string{"healthy canary: first request → analysis passed (p50 / max)", pm(results.StatsOf(passTimes(h))), "–", ""})
 	}
 	if t := r.throughput; t != nil {
@@ -142,10 +144,15 @@ func badStats(b *badReport) (results.Stats, int) {
 }
 
 func (r *report) printBad(w io.Writer, b *badReport, from string) {
-	rows := [][]string{{"canary", "release", "outcome", "failed checks", "first request → first 5xx",
-		from + " → abort decided", "abort decided → last canary answer", "**" + from + " → all traffic on stable**",
-		"canary answers (5xx)", "other errors", "late requests"}}
-	var col [4][]time.Duration
+	// Part 1 shows how soon the first 5xx came; part 2's canary has none.
+	head := []string{"canary", "release", "outcome", "failed checks"}
+	if b.kind.fromBad {
+		head = append(head, "first request → first 5xx")
+	}
+	head = append(head, from+" → abort recorded", "abort recorded → last canary answer",
+		"**"+from+" → all traffic on stable**", "canary answers (5xx)", "other errors", "late requests")
+	rows := [][]string{head}
+	var cols [][]time.Duration
 	for _, x := range b.runs {
 		outcome := x.state
 		if x.actor != "" {
@@ -158,16 +165,24 @@ func (r *report) printBad(w io.Writer, b *badReport, from string) {
 		if failed == "" && x.reason != "" {
 			failed = short(x.reason, 60)
 		}
-		ds := [4]time.Duration{x.firstBad, x.toDecision, x.decisionToStable, x.toStable}
-		for i, d := range ds {
-			col[i] = append(col[i], d)
+		ds := []time.Duration{x.toDecision, x.decisionToStable, x.toStable}
+		if b.kind.fromBad {
+			ds = append([]time.Duration{x.firstBad}, ds...)
 		}
-		rows = append(rows, []string{x.version, fmt.Sprint(x.release), outcome, failed,
-			dur(ds[0]), dur(ds[1]), dur(ds[2]), "**" + dur(ds[3]) + "**",
-			fmt.Sprintf("%d (%d)", x.x.requests, x.x.errors), fmt.Sprint(x.x.otherErrors + x.x.unattributed), fmt.Sprint(x.x.late)})
+		if cols == nil {
+			cols = make([][]time.Duration, len(ds))
+		}
+		row := []string{x.version, fmt.Sprint(x.release), outcome, failed}
+		for i, d := range ds {
+			cols[i] = append(cols[i], d)
+			row = append(row, dur(d))
+		}
+		row[len(row)-1] = "**" + row[len(row)-1] + "**"
+		rows = append(rows, append(row, fmt.Sprintf("%d (%d)", x.x.requests, x.x.errors),
+			fmt.Sprint(x.x.otherErrors+x.x.unattributed), fmt.Sprint(x.x.late)))
 	}
 	sum := []string{"p50 / max", "", "", ""}
-	for _, c := range col {
+	for _, c := range cols {
 		sum = append(sum, pm(results.StatsOf(c)))
 	}
 	rows = append(rows, append(sum, "", "", ""))
@@ -177,6 +192,7 @@ func (r *report) printBad(w io.Writer, b *badReport, from string) {
 		"load's schedule (the load generator or the machine stalled) in that span. Over the whole part: %d requests, the worst "+
 		"delay behind schedule %s, %d sent more than %s late, %d re-sent on a keep-alive connection the server had closed.\n",
 		results.Dur(loadgen.LateLimit), b.requests, results.Dur(b.lateMax), b.lateN, results.Dur(loadgen.LateLimit), b.retries)
+	fmt.Fprintf(w, "\nLatency seen by the clients over the whole part, all versions: %s.\n", latencyLine(b.latency))
 	for _, x := range b.runs {
 		if x.reason != "" {
 			fmt.Fprintf(w, "\n- %s, %s: %s\n", x.version, x.actor, short(x.reason, 400))
@@ -197,8 +213,9 @@ func (r *report) printHealthy(w io.Writer) {
 	if h.notStarted > 0 {
 		fmt.Fprintf(w, "; %d were not started because the budget ran out", h.notStarted)
 	}
-	fmt.Fprintf(w, ". The load generator's worst delay behind schedule: %s; requests sent more than %s late: %d of %d.\n\n",
-		results.Dur(h.lateMax), results.Dur(loadgen.LateLimit), h.lateN, h.requests)
+	fmt.Fprintf(w, ". The load generator's worst delay behind schedule: %s; requests sent more than %s late: %d of %d. "+
+		"Latency seen by the clients, all apps and versions: %s.\n\n",
+		results.Dur(h.lateMax), results.Dur(loadgen.LateLimit), h.lateN, h.requests, latencyLine(h.latency))
 
 	outcomes := map[string]int{}
 	for _, x := range h.runs {
@@ -244,6 +261,7 @@ func (r *report) printHealthy(w io.Writer) {
 		row("canary requests the judge had counted at the pass", reqs, count),
 		row("the whole `slipway deploy` (build, start, analysis, promotion, drain)", deploy, dur),
 	})
+	r.printChecks(w)
 	for _, x := range h.runs {
 		if x.state == store.RolloutSucceeded {
 			continue
@@ -255,6 +273,25 @@ func (r *report) printHealthy(w io.Writer) {
 		fmt.Fprintf(w, "** after %d canary answers (%d 5xx): %s", x.x.requests, x.x.errors, short(x.reason+x.err, 600))
 	}
 	fmt.Fprintln(w)
+}
+
+// aborts counts the healthy canaries that were not promoted: aborted by
+// a failing check, by the analysis step's time limit (no check failed,
+// some never passed), and otherwise (another actor, or the benchmark
+// could not tell).
+func (h *healthyReport) aborts() (failedCheck, timedOut, other int) {
+	for _, x := range h.runs {
+		switch {
+		case x.state == store.RolloutSucceeded:
+		case x.actor == "analysis" && len(x.failed) > 0:
+			failedCheck++
+		case x.actor == "analysis" && strings.Contains(x.reason, "did not pass within"):
+			timedOut++
+		default:
+			other++
+		}
+	}
+	return failedCheck, timedOut, other
 }
 
 func passTimes(h *healthyReport) []time.Duration {
@@ -350,4 +387,50 @@ func short(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// printChecks says, for the healthy canaries that passed, how long each
+// check kept the analysis waiting.
+func (r *report) printChecks(w io.Writer) {
+	h := r.healthy
+	waits := map[string][]time.Duration{}
+	last := map[string]int{}
+	passed := 0
+	for _, x := range h.runs {
+		if x.state != store.RolloutSucceeded {
+			continue
+		}
+		passed++
+		var slowest string
+		for _, name := range checkNames {
+			d := x.checkWait[name] // 0: never seen waiting
+			waits[name] = append(waits[name], d)
+			if slowest == "" || d > x.checkWait[slowest] {
+				slowest = name
+			}
+		}
+		last[slowest]++
+	}
+	if passed == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nWhat the analysis waited for, in the %d canaries that passed: the last time, after the weight step, that "+
+		"the rollout's message (read through the API every %s) listed each check as still waiting; 0 if it never did.\n\n",
+		passed, r.opts.interval)
+	rows := [][]string{{"check", "still waiting at, p50", "max", "the last check to pass, in canaries"}}
+	for _, name := range checkNames {
+		s := results.StatsOf(waits[name])
+		rows = append(rows, []string{name, dur(s.P50), dur(s.Max), fmt.Sprint(last[name])})
+	}
+	results.Table(w, rows)
+}
+
+// latencyLine gives p50, p99, p99.9 and max of sorted latencies.
+func latencyLine(sorted []time.Duration) string {
+	if len(sorted) == 0 {
+		return "none"
+	}
+	at := func(num, den int) time.Duration { return sorted[min(len(sorted)-1, len(sorted)*num/den)] }
+	return fmt.Sprintf("p50 %s, p99 %s, p99.9 %s, max %s (%d answers)", results.Dur(at(1, 2)), results.Dur(at(99, 100)),
+		results.Dur(at(999, 1000)), results.Dur(sorted[len(sorted)-1]), len(sorted))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"time"
 
 	"github.com/slipway-dev/slipway/bench/internal/loadgen"
@@ -84,4 +85,17 @@ func since(a, b time.Duration) time.Duration {
 		return results.Never
 	}
 	return b - a
+}
+
+// latencies returns the latency (sent to answered) of every request that
+// got an HTTP answer, sorted.
+func latencies(events []loadgen.Event) []time.Duration {
+	out := make([]time.Duration, 0, len(events))
+	for _, e := range events {
+		if e.Status != 0 {
+			out = append(out, e.Done-e.Sent)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

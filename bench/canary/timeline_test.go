@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,13 +125,32 @@ func TestSpecsParse(t *testing.T) {
 	}
 	a := &app{name: "healthy1", host: "healthy1.staging.localhost"}
 	for name, rel := range map[string]release{
-		"part 1 canary": {config: badCanary(o).canary, rollout: canaryRollout(o)},
-		"part 2 stable": {config: slowCanary(o).stable, rollout: canaryRollout(o)},
-		"part 3":        {config: map[string]string{"HELLO_FAIL_RATE": "0.01"}, rollout: canaryRollout(o)},
+		"part 1 canary": {config: badCanary(o).canary, rollout: canaryRollout(o, o.weight)},
+		"part 2 stable": {config: slowCanary(o).stable, rollout: canaryRollout(o, o.weight)},
+		"part 3":        {config: map[string]string{"HELLO_FAIL_RATE": "0.01"}, rollout: canaryRollout(o, o.weight)},
 		"part 4":        {rollout: splitRollout},
 	} {
 		if _, err := spec.Parse("slipway.yaml", []byte(a.spec(rel))); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestWaitingChecks(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want []string
+	}{
+		{"step 2/2: analysis at 20% (up to 2m0s); analysis: wait: waiting for latency-p99-vs-stable: p99 latency 39.5ms vs stable 32.4ms: may be within the limit, not yet clear (log e-value 0, passes at 3.69)",
+			[]string{"latency-p99-vs-stable"}},
+		{"step 2/2: analysis at 20% (up to 2m0s); analysis: wait: waiting for min-requests: canary served 10 requests; 50 needed before judging; error-rate: waiting for 50 canary requests (have 10) before judging; so far: x; error-rate-increase: y; latency-p50-vs-stable: z",
+			[]string{"min-requests", "error-rate", "error-rate-increase", "latency-p50-vs-stable"}},
+		{"step 2/2: analysis at 20% (up to 2m0s)", nil},
+		{"step 1/2 done", nil},
+	}
+	for _, tt := range tests {
+		if got := waitingChecks(tt.msg); !slices.Equal(got, tt.want) {
+			t.Errorf("waitingChecks(%.60q) = %v, want %v", tt.msg, got, tt.want)
 		}
 	}
 }

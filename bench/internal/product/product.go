@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/bench/internal/proc"
+	"github.com/slipway-dev/slipway/internal/api"
 )
 
 // ModuleRoot is the directory of the slipway module's go.mod.
@@ -122,6 +123,16 @@ func StartServer(ctx context.Context, g *proc.Group, bin, data, cpus string) (*S
 		return nil, fmt.Errorf("slipway server: %w: %s", err, g.LogTail("slipway-server", 10))
 	}
 	return s, nil
+}
+
+// Client returns an API client for the server, with the admin token the
+// server wrote to its data dir.
+func (s *Server) Client() (*api.Client, error) {
+	token, err := os.ReadFile(filepath.Join(s.Data, "token"))
+	if err != nil {
+		return nil, fmt.Errorf("read the server's token: %w", err)
+	}
+	return api.NewClient("http://"+s.API, strings.TrimSpace(string(token))), nil
 }
 
 // ProxyPid is the pid of the server's proxy process (0 if unknown).
