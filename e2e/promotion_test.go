@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-dev/slipway/internal/store"
 )
 
 // writeFullSpec writes a spec with staging and a production environment
@@ -45,6 +47,9 @@ func TestRequiresFrom(t *testing.T) {
 	}
 	if rels := releases(t, e, "hello", "production"); len(rels) != 0 {
 		t.Fatalf("a refused deploy left releases: %+v", rels)
+	}
+	if evs := e.audit(5); !slicesContainsDenied(evs, "deploy", "production") {
+		t.Fatalf("the refusal is not in the audit log: %+v", evs)
 	}
 	e.deploy("staging", "v1")
 	e.ok("promote", "hello", "--from", "staging", "--to", "production")
@@ -112,4 +117,13 @@ func TestPromotionNeedsApproval(t *testing.T) {
 	if _, errOut, code := e.runAs(bob, "approve", "hello", "1"); code != 1 || !strings.Contains(errOut, "not pending") {
 		t.Fatalf("approving twice: exit %d %q", code, errOut)
 	}
+}
+
+func slicesContainsDenied(evs []store.Event, action, env string) bool {
+	for _, ev := range evs {
+		if ev.Action == action && ev.Env == env && ev.Outcome == store.OutcomeDenied {
+			return true
+		}
+	}
+	return false
 }

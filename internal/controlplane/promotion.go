@@ -17,7 +17,7 @@ var ErrRequiresFrom = errors.New("artifact did not pass the environment this one
 
 // checkRequiresFrom enforces build once, deploy everywhere: an environment
 // with requires_from only takes artifacts that went live there first.
-func (cp *ControlPlane) checkRequiresFrom(ctx context.Context, app spec.App, env, artifact string) error {
+func (cp *ControlPlane) checkRequiresFrom(ctx context.Context, actor string, app spec.App, env, artifact string) error {
 	from := app.Environments[env].RequiresFrom
 	if from == "" {
 		return nil
@@ -26,8 +26,8 @@ func (cp *ControlPlane) checkRequiresFrom(ctx context.Context, app spec.App, env
 	if err != nil || ok {
 		return err
 	}
-	return fmt.Errorf("%w: %s/%s only accepts artifacts that went live in %s first (requires_from), and %s never did; deploy it to %s, then `slipway promote %s --from %s --to %s`",
-		api.ErrForbidden, app.Name, env, from, shortDigest(artifact), from, app.Name, from, env)
+	return cp.deny(ctx, actor, "deploy", app.Name, env, fmt.Sprintf("%s/%s only accepts artifacts that went live in %s first (requires_from), and %s never did; deploy it to %s, then `slipway promote %s --from %s --to %s`",
+		app.Name, env, from, shortDigest(artifact), from, app.Name, from, env))
 }
 
 func shortDigest(d string) string {
@@ -56,7 +56,7 @@ func (cp *ControlPlane) Promote(ctx context.Context, app, from, to, actor string
 	if !ok {
 		return api.PromoteResult{}, fmt.Errorf("environment %q of app %s: %w", to, app, store.ErrNotFound)
 	}
-	if err := cp.checkRequiresFrom(ctx, stored, to, src.Artifact); err != nil {
+	if err := cp.checkRequiresFrom(ctx, actor, stored, to, src.Artifact); err != nil {
 		return api.PromoteResult{}, err
 	}
 	if target.Approvals > 0 {
@@ -105,7 +105,7 @@ func (cp *ControlPlane) Approve(ctx context.Context, app string, id int64, appro
 	p, err = cp.store.Approve(ctx, id, approver.Name)
 	if err != nil {
 		if errors.Is(err, store.ErrSelfApproval) {
-			return api.PromoteResult{}, fmt.Errorf("%w: %v", api.ErrForbidden, err)
+			return api.PromoteResult{}, cp.deny(ctx, approver.Name, "approve", app, p.ToEnv, err.Error())
 		}
 		return api.PromoteResult{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
 	}

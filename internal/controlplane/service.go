@@ -132,7 +132,7 @@ func (cp *ControlPlane) Deploy(ctx context.Context, req api.DeployRequest, actor
 	if err := cp.checkSpecChange(ctx, actor, req.Spec); err != nil {
 		return store.Rollout{}, err
 	}
-	if err := cp.checkRequiresFrom(ctx, req.Spec, req.Env, req.Artifact); err != nil {
+	if err := cp.checkRequiresFrom(ctx, actor, req.Spec, req.Env, req.Artifact); err != nil {
 		return store.Rollout{}, err
 	}
 	return cp.begin(ctx, store.NewRollout{App: req.Spec.Name, Env: req.Env, Artifact: req.Artifact, Spec: &req.Spec, Kind: "deploy", Source: "deploy", Actor: actor})
