@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -71,6 +72,13 @@ func runDemo(ctx context.Context, g *globals, listen, proxyListen string, keep b
 			return err
 		}
 		proxyListen = addr
+	}
+	if listen == "127.0.0.1:0" {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		listen = addr
 	}
 	dataDir, err := os.MkdirTemp("", "slipway-demo-*")
 	if err != nil {
@@ -243,13 +251,19 @@ func unpackExample(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644)
 }
 
+// freeAddr finds a free loopback port below the kernel's ephemeral range
+// (32768 and up on Linux), so that neither an outgoing connection nor
+// another listener on port 0 takes it between now and its use.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 50 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mrand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", errors.New("no free port on 127.0.0.1 between 20000 and 32000")
 }
 
 var demoClient = &http.Client{Timeout: 5 * time.Second}

@@ -280,17 +280,36 @@ func (cp *ControlPlane) Teardown(ctx context.Context) error {
 	if err != nil || pid <= 1 {
 		return nil
 	}
-	if p, err := os.FindProcess(pid); err == nil {
-		p.Signal(syscall.SIGTERM)
-	}
-	for range 100 {
-		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		err := cp.proxy.Ping(pctx)
-		cancel()
-		if err != nil {
-			return nil
+	// SIGTERM lets the proxy finish in-flight requests; a proxy that takes
+	// longer than 10s (a client holding a connection open) is killed.
+	syscall.Kill(pid, syscall.SIGTERM)
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, 0} {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if err := syscall.Kill(pid, 0); err != nil {
+				return nil // gone
+			}
+			if isZombie(pid) {
+				return nil // exited; our reaper goroutine collects it
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if sig == 0 {
+			break
+		}
+		cp.log.Warn("proxy did not stop within 10s of SIGTERM; killing it", "pid", pid)
+		syscall.Kill(pid, sig)
 	}
 	return fmt.Errorf("proxy (pid %d) did not stop", pid)
+}
+
+func isZombie(pid int) bool {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	if i := strings.LastIndexByte(string(raw), ')'); i >= 0 && i+2 < len(raw) {
+		return raw[i+2] == 'Z'
+	}
+	return false
 }
