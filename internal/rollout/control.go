@@ -138,7 +138,17 @@ func (r *run) wait(ctx context.Context, o waitOpts) (*Outcome, error) {
 			}
 			if !o.manual && !now.Before(end) {
 				if o.untilPass {
-					reason := fmt.Sprintf("analysis did not pass within %s", o.duration)
+					// Time is up without a pass. With enough traffic judged
+					// and no check failing, the evidence says "not worse
+					// beyond doubt" was not reached but "worse" was not
+					// either: advance, so a healthy canary whose noisy
+					// checks stay inconclusive is never aborted. Without
+					// enough traffic nothing could be judged: abort.
+					if d := r.lastDecision; judgedEnough(d) {
+						r.decide(ctx, "advance", "analysis", fmt.Sprintf("no check failed within %s (inconclusive: %s)", o.duration, d.Reason), d)
+						return nil, nil
+					}
+					reason := fmt.Sprintf("analysis could not judge the canary within %s", o.duration)
 					if r.lastDecision != nil {
 						reason += ": " + r.lastDecision.Reason
 					}
@@ -215,4 +225,18 @@ func sub(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
+}
+
+// judgedEnough reports whether a decision had enough canary traffic to
+// judge (its minimum-sample check did not wait) and no check failed.
+func judgedEnough(d *analysis.Decision) bool {
+	if d == nil || d.Verdict == analysis.Fail {
+		return false
+	}
+	for _, c := range d.Checks {
+		if c.Verdict == analysis.Fail || (c.Name == analysis.CheckMinRequests && c.Verdict == analysis.Wait) {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,8 @@ package rollout
 import (
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/analysis"
+
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -85,6 +87,26 @@ func TestRecoveryAction(t *testing.T) {
 	for _, tt := range tests {
 		if got := RecoveryAction(tt.strategy, tt.phase); got != tt.want {
 			t.Errorf("RecoveryAction(%s, %s) = %s, want %s", tt.strategy, tt.phase, got, tt.want)
+		}
+	}
+}
+
+func TestJudgedEnough(t *testing.T) {
+	wait := analysis.CheckResult{Name: "latency-p99-vs-stable", Verdict: analysis.Wait}
+	pass := analysis.CheckResult{Name: "error-rate", Verdict: analysis.Pass}
+	tests := []struct {
+		name string
+		d    *analysis.Decision
+		want bool
+	}{
+		{"no decision yet", nil, false},
+		{"inconclusive with enough traffic", &analysis.Decision{Verdict: analysis.Wait, Checks: []analysis.CheckResult{pass, wait}}, true},
+		{"not enough traffic", &analysis.Decision{Verdict: analysis.Wait, Checks: []analysis.CheckResult{{Name: analysis.CheckMinRequests, Verdict: analysis.Wait}}}, false},
+		{"a failing check", &analysis.Decision{Verdict: analysis.Fail, Checks: []analysis.CheckResult{{Name: "error-rate", Verdict: analysis.Fail}}}, false},
+	}
+	for _, tt := range tests {
+		if got := judgedEnough(tt.d); got != tt.want {
+			t.Errorf("%s: judgedEnough = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

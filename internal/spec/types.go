@@ -183,7 +183,8 @@ type Step struct {
 	Pause string `yaml:"pause,omitempty" json:"pause,omitempty"`
 	// Analysis waits until the analysis passes (enough evidence that the
 	// canary is no worse than stable), at most this long; when the time is
-	// up without a pass the rollout is aborted.
+	// up without a pass, the canary advances if no check failed and it
+	// served enough requests to judge, and is aborted otherwise.
 	Analysis Duration `yaml:"analysis,omitempty" json:"analysis,omitempty"`
 }
 
