@@ -232,6 +232,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
+	r.serverLog = b.serverWarnings()
 	r.loadEnd = results.LoadAverage()
 	r.elapsed = time.Since(started)
 	r.print(out)
@@ -241,4 +242,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // say prints progress to stderr.
 func say(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// serverWarnings returns the lines of the server's log that say it
+// restarted its proxy: the proxy did not answer a ping in time.
+func (b *bench) serverWarnings() []string {
+	raw, err := os.ReadFile(filepath.Join(b.group.Dir, "slipway-server.log"))
+	if err != nil {
+		return []string{"could not read the server's log: " + err.Error()}
+	}
+	var out []string
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if strings.Contains(line, "proxy does not answer") || strings.Contains(line, "restart proxy") ||
+			strings.Contains(line, "republish routes") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
 }

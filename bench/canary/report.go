@@ -25,6 +25,7 @@ type report struct {
 	throughput *throughputReport
 	loadEnd    string
 	elapsed    time.Duration
+	serverLog  []string // warnings of the server worth knowing (proxy restarts)
 }
 
 // partLoad is the machine's 1-minute load average while a part ran.
@@ -63,6 +64,9 @@ func (r *report) print(w io.Writer) {
 		"the default checks (min_requests 50, max_error_rate 5%%, max_error_rate_increase 1%%, window 60s) plus p50 and p99 latency "+
 		"at most 1.5x stable's (`max_ratio: 1.5`); one replica per release\n", o.weight, o.healthyWeight, o.analysis, o.interval)
 
+	for _, l := range r.serverLog {
+		fmt.Fprintln(w, "- **server log:** "+l)
+	}
 	r.printSummary(w)
 	if r.bad != nil {
 		fmt.Fprintf(w, "\n## 1. A canary failing half its requests\n\n")
@@ -313,6 +317,9 @@ func (r *report) printThroughput(w io.Writer) {
 		"%d probe answers came from the canary). Proxy CPU/req is the proxy process's user+system time over the measured window "+
 		"divided by its requests (/proc, 10 ms ticks). Pinning: %s.\n\n",
 		o.concurrency, o.duration, o.warmup, o.rounds, 100*t.share, t.shareN, t.pinNote)
+	if t.pidNote != "" {
+		fmt.Fprintf(w, "**Note:** %s.\n\n", t.pidNote)
+	}
 	direct, _ := t.rows[0].median()
 	rows := [][]string{{"target", "req/s", "× direct", "p50", "p99", "proxy CPU/req", "errors"}}
 	for _, row := range t.rows {

@@ -37,6 +37,7 @@ type throughputReport struct {
 	share   float64 // share of the split host's answers that came from the canary
 	shareN  int
 	pinNote string
+	pidNote string // the proxy process was not the one the pid file names
 }
 
 // splitRollout holds a canary at 50% until promoted, with limits no
@@ -108,7 +109,15 @@ func (b *bench) throughput(ctx context.Context) (*throughputReport, error) {
 		rep.share /= float64(rep.shareN)
 	}
 
+	// The proxy is the process listening on the proxy address; the
+	// server's pid file says the same unless the server has started
+	// another proxy meanwhile (its watchdog does when a ping times out).
 	proxyPid := b.server.ProxyPid()
+	if ls := proc.Listeners(proc.PortOf(b.server.ProxyAddr)); len(ls) > 0 && !slices.Contains(ls, proxyPid) {
+		rep.pidNote = fmt.Sprintf("the server's proxy.pid names pid %d, but pid %v listens on the proxy address; measured pid %d", proxyPid, ls, ls[0])
+		say("  %s", rep.pidNote)
+		proxyPid = ls[0]
+	}
 	var serving []int
 	for _, in := range append(ps.Instances, ss.Instances...) {
 		serving = append(serving, in.PID)
@@ -204,6 +213,9 @@ func (b *bench) pinForThroughput(pids []int) (note string, restore func()) {
 		return nil
 	}
 	for _, pid := range pids {
+		if pid <= 1 || !proc.Alive(pid) {
+			return fmt.Sprintf("not pinned: process %d is not running", pid), restore
+		}
 		for _, p := range proc.Tree(pid) {
 			if err := set("0", p); err != nil {
 				return "not pinned: " + err.Error(), restore

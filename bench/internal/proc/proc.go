@@ -380,3 +380,46 @@ func SelfCPU() time.Duration {
 	st, _ := ReadStat(os.Getpid())
 	return st.CPU
 }
+
+// Listeners returns the processes holding a listening TCP socket on port
+// (any local address): normally one; more when the socket is shared
+// (SO_REUSEPORT, or inherited by a child).
+func Listeners(port int) []int {
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) < 10 || fs[3] != "0A" { // 0A = LISTEN
+				continue
+			}
+			_, p, ok := strings.Cut(fs[1], ":")
+			if n, err := strconv.ParseInt(p, 16, 32); ok && err == nil && int(n) == port {
+				inodes[fs[9]] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return nil
+	}
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if ino, ok := strings.CutPrefix(l, "socket:["); err == nil && ok && inodes[strings.TrimSuffix(ino, "]")] {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
