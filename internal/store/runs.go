@@ -65,6 +65,10 @@ type Run struct {
 	// Steps, in pipeline order; filled by Store.Run only, and empty until
 	// the run has read its pipeline.
 	Steps []RunStep `json:"steps,omitempty"`
+	// TriggerResult says what a trigger did with a run a push started
+	// (deployed, made a candidate or a preview, or why not); filled by
+	// Store.Run only (triggers.go).
+	TriggerResult string `json:"trigger_result,omitempty"`
 }
 
 // Done reports whether the run has ended.
@@ -148,30 +152,38 @@ func runTx(ctx context.Context, q querierRow, id int64) (Run, error) {
 func (s *Store) CreateRun(ctx context.Context, nr NewRun) (Run, error) {
 	var run Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var rerunOf any
-		if nr.RerunOf > 0 {
-			if _, err := runTx(ctx, tx, nr.RerunOf); err != nil {
-				return err
-			}
-			rerunOf = nr.RerunOf
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO runs (app, repo, spec_file, revision, branch, tag, trigger_kind, actor, state, rerun_of, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, nr.App, nr.Repo, nr.SpecFile, nr.Revision, nr.Branch, nr.Tag, nr.Trigger, nr.Actor,
-			RunQueued, rerunOf, s.ts())
-		if err != nil {
-			return err
-		}
-		id, _ := res.LastInsertId()
-		if run, err = runTx(ctx, tx, id); err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("run %d of %s at %s (%s)", id, redactRepo(nr.Repo), nr.Revision, nr.Trigger)
-		if nr.RerunOf > 0 {
-			detail += fmt.Sprintf(", rerun of run %d", nr.RerunOf)
-		}
-		return s.addEvent(ctx, tx, nr.Actor, "run.start", nr.App, "", detail)
+		var err error
+		run, err = s.createRun(ctx, tx, nr)
+		return err
 	})
 	return run, err
+}
+
+// createRun queues a run inside tx, with its audit event.
+func (s *Store) createRun(ctx context.Context, tx *sql.Tx, nr NewRun) (Run, error) {
+	var rerunOf any
+	if nr.RerunOf > 0 {
+		if _, err := runTx(ctx, tx, nr.RerunOf); err != nil {
+			return Run{}, err
+		}
+		rerunOf = nr.RerunOf
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (app, repo, spec_file, revision, branch, tag, trigger_kind, actor, state, rerun_of, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, nr.App, nr.Repo, nr.SpecFile, nr.Revision, nr.Branch, nr.Tag, nr.Trigger, nr.Actor,
+		RunQueued, rerunOf, s.ts())
+	if err != nil {
+		return Run{}, err
+	}
+	id, _ := res.LastInsertId()
+	run, err := runTx(ctx, tx, id)
+	if err != nil {
+		return Run{}, err
+	}
+	detail := fmt.Sprintf("run %d of %s at %s (%s)", id, redactRepo(nr.Repo), nr.Revision, nr.Trigger)
+	if nr.RerunOf > 0 {
+		detail += fmt.Sprintf(", rerun of run %d", nr.RerunOf)
+	}
+	return run, s.addEvent(ctx, tx, nr.Actor, "run.start", nr.App, "", detail)
 }
 
 // ClaimRun moves the oldest queued run to running and returns it, or
@@ -326,6 +338,9 @@ func shortCommit(r Run) string {
 func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 	r, err := runTx(ctx, s.db, id)
 	if err != nil {
+		return r, err
+	}
+	if r.TriggerResult, err = s.triggerResult(ctx, id); err != nil {
 		return r, err
 	}
 	r.Steps, err = s.runSteps(ctx, id)

@@ -265,6 +265,11 @@ func (s *Store) ReencryptSecrets(ctx context.Context, recipient, actor string, r
 			}
 			n++
 		}
+		hooks, err := reencryptWebhookSecrets(ctx, tx, reseal) // triggers.go
+		if err != nil {
+			return err
+		}
+		n += hooks
 		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets_key (id, recipient, updated_at) VALUES (1, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET recipient = excluded.recipient, updated_at = excluded.updated_at`, recipient, s.ts()); err != nil {
 			return err

@@ -48,6 +48,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"InstanceReadyAndWarm", testInstanceReadyAndWarm},
 		{"SecretVersions", testSecretVersions}, {"SecretPinning", testSecretPinning}, {"SecretRotation", testSecretRotation},
 		{"RunLifecycle", testRunLifecycle}, {"RunFinishSteps", testRunFinishSteps}, {"RunQueueAndList", testRunQueueAndList},
+		{"SourceRefsAndRuns", testSourceRefsAndRuns}, {"Candidates", testCandidates}, {"Previews", testPreviews},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
