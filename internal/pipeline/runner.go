@@ -49,6 +49,14 @@ type Observer interface {
 	StepFinished(ref StepRef, out StepOutcome)
 }
 
+// SpecObserver is an Observer that also hears the spec a run read at its
+// commit (to act on it once the run ends). SpecRead is called once, after
+// slipway.yaml parsed and before Planned.
+type SpecObserver interface {
+	Observer
+	SpecRead(app *spec.App)
+}
+
 // Step outcomes.
 const (
 	StepSucceeded = "succeeded"
@@ -221,6 +229,9 @@ func (r *Runner) Run(ctx context.Context, job Job, obs Observer) (res Result, er
 	app, err := r.readSpec(w, job, commit)
 	if err != nil {
 		return fail(err)
+	}
+	if so, ok := obs.(SpecObserver); ok {
+		so.SpecRead(app)
 	}
 	stages := Stages(app)
 	if err := checkStages(stages); err != nil {
