@@ -53,6 +53,7 @@ func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h.secretRoutes()
 	h.authRoutes()
 	h.runRoutes()
+	h.triggerRoutes()
 	return h
 }
 

@@ -47,6 +47,7 @@ type Principal struct {
 // Service is what the API serves; the control plane implements it.
 type Service interface {
 	RunService
+	TriggerService
 	PromotionService
 	SecretService
 	AuthService

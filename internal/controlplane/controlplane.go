@@ -64,6 +64,8 @@ type ControlPlane struct {
 	controls map[int64]*rollout.Control // running rollouts this process executes
 
 	secrets *keyring // the secrets key (secrets.go)
+
+	triggers *triggers // git polling, webhooks and what their runs do (triggers.go)
 }
 
 // TokenFile is the name of the admin token file inside the data dir.
@@ -101,6 +103,8 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		Artifact: cp.artifactPath,
 	}
 	cp.runs = newRunQueue(st, newPipelineRunner(opts.DataDir, cp, opts.Logger), filepath.Join(opts.DataDir, "runs"), opts.RunConcurrency, opts.Logger)
+	cp.triggers = newTriggers(cp)
+	cp.OnRunFinished(cp.triggers.runFinished)
 	if err := cp.openSecrets(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -121,6 +125,7 @@ func (cp *ControlPlane) Start(ctx context.Context) error {
 	if err := cp.startRuns(ctx); err != nil {
 		return fmt.Errorf("recover runs: %w", err)
 	}
+	cp.triggers.start()
 	cp.goLoop("proxy watchdog", time.Second, cp.watchProxy)
 	cp.goLoop("warm reaper", 2*time.Second, cp.reapWarm)
 	return nil

@@ -112,6 +112,11 @@ func (cp *ControlPlane) Approve(ctx context.Context, app string, id int64, appro
 	if len(p.Approvers) < p.Needed {
 		return api.PromoteResult{Pending: &p}, nil
 	}
+	if c, ok, err := cp.store.PromotionCandidate(ctx, id); err != nil {
+		return api.PromoteResult{}, err
+	} else if ok {
+		return cp.approvedCandidate(ctx, p, c)
+	}
 	src, err := cp.store.Release(ctx, app, p.FromEnv, p.FromRelease)
 	if err != nil {
 		return api.PromoteResult{}, err
@@ -146,4 +151,90 @@ func (cp *ControlPlane) expirePromotions(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// PromoteCandidate implements api.TriggerService: the candidate's exact
+// artifact (named by its tag or its run number) goes to to through the
+// same rules as Promote: requires_from (it must have gone live there
+// first) and approvals (the promotion waits for them).
+func (cp *ControlPlane) PromoteCandidate(ctx context.Context, app, candidate, to, actor string) (api.PromoteResult, error) {
+	c, err := cp.store.FindCandidate(ctx, app, candidate)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	if to == "" {
+		to = c.Env
+	}
+	if to != c.Env {
+		return api.PromoteResult{}, fmt.Errorf("%w: candidate %s (run %d) is a candidate for %s, not %s", api.ErrInvalid, c.Ref, c.Run, c.Env, to)
+	}
+	stored, err := cp.store.App(ctx, app)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	target, ok := stored.Environments[to]
+	if !ok {
+		return api.PromoteResult{}, fmt.Errorf("environment %q of app %s: %w", to, app, store.ErrNotFound)
+	}
+	if err := cp.checkRequiresFrom(ctx, actor, stored, to, c.Artifact); err != nil {
+		return api.PromoteResult{}, err
+	}
+	if target.Approvals > 0 {
+		ttl := target.ApprovalTTL.D()
+		if ttl <= 0 {
+			ttl = 24 * time.Hour
+		}
+		p, err := cp.store.AddCandidatePromotion(ctx, c, store.Promotion{App: app, FromEnv: "candidate " + c.Ref, ToEnv: to,
+			Artifact: c.Artifact, Needed: target.Approvals, RequestedBy: actor, ExpiresAt: time.Now().Add(ttl)})
+		if err != nil {
+			return api.PromoteResult{}, err
+		}
+		return api.PromoteResult{Pending: &p}, nil
+	}
+	ro, err := cp.startCandidate(ctx, c, to, actor)
+	if err != nil {
+		return api.PromoteResult{}, err
+	}
+	return api.PromoteResult{Rollout: &ro}, nil
+}
+
+// startCandidate rolls out candidate c's artifact into to, pinning the
+// run, build and health settings of the spec at its commit with the
+// stored environments.
+func (cp *ControlPlane) startCandidate(ctx context.Context, c store.Candidate, to, actor string) (store.Rollout, error) {
+	stored, err := cp.store.App(ctx, c.App)
+	if err != nil {
+		return store.Rollout{}, err
+	}
+	pin := stored
+	if sp, ok, err := cp.store.RunSpec(ctx, c.Run); err != nil {
+		return store.Rollout{}, err
+	} else if ok {
+		pin = sp
+		pin.Environments = stored.Environments
+	}
+	return cp.begin(ctx, store.NewRollout{App: c.App, Env: to, Artifact: c.Artifact, PinSpec: &pin, Actor: actor, Kind: "promote",
+		Source: fmt.Sprintf("candidate %s (run %d)", c.Ref, c.Run)})
+}
+
+// approvedCandidate starts the rollout of a candidate's promotion once it
+// has its approvals.
+func (cp *ControlPlane) approvedCandidate(ctx context.Context, p store.Promotion, c store.Candidate) (api.PromoteResult, error) {
+	ro, err := cp.startCandidate(ctx, c, p.ToEnv, p.RequestedBy)
+	if err != nil {
+		return api.PromoteResult{Pending: &p}, err
+	}
+	if err := cp.store.SetPromotionState(ctx, p.ID, store.PromotionApproved, ro.ID); err != nil {
+		cp.log.Error("record approved promotion", "promotion", p.ID, "err", err)
+	}
+	p.State, p.RolloutID = store.PromotionApproved, ro.ID
+	return api.PromoteResult{Rollout: &ro, Pending: &p}, nil
+}
+
+// Candidates implements api.TriggerService.
+func (cp *ControlPlane) Candidates(ctx context.Context, app string) ([]store.Candidate, error) {
+	if _, err := cp.store.App(ctx, app); err != nil {
+		return nil, err
+	}
+	return cp.store.Candidates(ctx, app)
 }

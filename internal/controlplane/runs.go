@@ -266,6 +266,20 @@ func (cp *ControlPlane) StartRun(ctx context.Context, req api.RunRequest) (store
 }
 
 func (q *runQueue) startRun(ctx context.Context, req api.RunRequest, rerunOf int64) (store.Run, error) {
+	nr, err := newRun(req, rerunOf)
+	if err != nil {
+		return store.Run{}, err
+	}
+	run, err := q.store.CreateRun(ctx, nr)
+	if err != nil {
+		return store.Run{}, err
+	}
+	q.poke()
+	return redacted(run), nil
+}
+
+// newRun checks a run request and fills its defaults.
+func newRun(req api.RunRequest, rerunOf int64) (store.NewRun, error) {
 	if req.Trigger == "" {
 		req.Trigger = store.TriggerManual
 	}
@@ -274,27 +288,22 @@ func (q *runQueue) startRun(ctx context.Context, req api.RunRequest, rerunOf int
 	}
 	switch {
 	case !appName.MatchString(req.App):
-		return store.Run{}, fmt.Errorf("%w: app name %q must be lowercase letters, digits and dashes, starting with a letter", api.ErrInvalid, req.App)
+		return store.NewRun{}, fmt.Errorf("%w: app name %q must be lowercase letters, digits and dashes, starting with a letter", api.ErrInvalid, req.App)
 	case req.Commit == "":
-		return store.Run{}, fmt.Errorf("%w: no commit to run: give a commit hash, branch or tag", api.ErrInvalid)
+		return store.NewRun{}, fmt.Errorf("%w: no commit to run: give a commit hash, branch or tag", api.ErrInvalid)
 	case !filepath.IsLocal(req.SpecFile):
-		return store.Run{}, fmt.Errorf("%w: spec file %q must be a relative path inside the repository", api.ErrInvalid, req.SpecFile)
+		return store.NewRun{}, fmt.Errorf("%w: spec file %q must be a relative path inside the repository", api.ErrInvalid, req.SpecFile)
 	case req.Trigger != store.TriggerManual && req.Trigger != store.TriggerPush && req.Trigger != store.TriggerPoll && req.Trigger != store.TriggerWebhook:
-		return store.Run{}, fmt.Errorf("%w: trigger %q is not manual, push, poll or webhook", api.ErrInvalid, req.Trigger)
+		return store.NewRun{}, fmt.Errorf("%w: trigger %q is not manual, push, poll or webhook", api.ErrInvalid, req.Trigger)
 	}
 	if err := pipeline.CheckRepo(req.Repo); err != nil {
-		return store.Run{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		return store.NewRun{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
 	}
 	if req.Actor == "" {
 		req.Actor = "system"
 	}
-	run, err := q.store.CreateRun(ctx, store.NewRun{App: req.App, Repo: req.Repo, SpecFile: req.SpecFile, Revision: req.Commit,
-		Branch: req.Branch, Tag: req.Tag, Trigger: req.Trigger, Actor: req.Actor, RerunOf: rerunOf})
-	if err != nil {
-		return store.Run{}, err
-	}
-	q.poke()
-	return redacted(run), nil
+	return store.NewRun{App: req.App, Repo: req.Repo, SpecFile: req.SpecFile, Revision: req.Commit,
+		Branch: req.Branch, Tag: req.Tag, Trigger: req.Trigger, Actor: req.Actor, RerunOf: rerunOf}, nil
 }
 
 // OnRunFinished registers fn to be called once for every run that ends

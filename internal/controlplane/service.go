@@ -41,6 +41,9 @@ func (cp *ControlPlane) Plan(ctx context.Context, app spec.App) (api.Plan, error
 	if err := app.Validate(); err != nil {
 		return api.Plan{}, invalid(err)
 	}
+	if err := cp.keepPreviews(ctx, &app); err != nil {
+		return api.Plan{}, err
+	}
 	old, err := cp.store.App(ctx, app.Name)
 	var oldp *spec.App
 	switch {
@@ -62,12 +65,16 @@ func (cp *ControlPlane) Apply(ctx context.Context, app spec.App, actor string) (
 	if err != nil || len(p.Changes) == 0 {
 		return p, err
 	}
+	if err := cp.keepPreviews(ctx, &app); err != nil {
+		return api.Plan{}, err
+	}
 	if err := cp.checkSpecChange(ctx, actor, app); err != nil {
 		return api.Plan{}, err
 	}
 	if err := cp.store.ApplyApp(ctx, app, actor); err != nil {
 		return api.Plan{}, err
 	}
+	cp.sourceApplied(ctx, app, actor)
 	if err := cp.router.Publish(ctx); err != nil {
 		cp.log.Error("publish routes after apply", "err", err)
 	}
@@ -129,13 +136,20 @@ func (cp *ControlPlane) Deploy(ctx context.Context, req api.DeployRequest, actor
 	if !artifact.ValidDigest(req.Artifact) {
 		return store.Rollout{}, fmt.Errorf("%w: artifact digest %q must look like sha256:<64 hex digits>", api.ErrInvalid, req.Artifact)
 	}
+	if err := cp.keepPreviews(ctx, &req.Spec); err != nil {
+		return store.Rollout{}, err
+	}
 	if err := cp.checkSpecChange(ctx, actor, req.Spec); err != nil {
 		return store.Rollout{}, err
 	}
 	if err := cp.checkRequiresFrom(ctx, actor, req.Spec, req.Env, req.Artifact); err != nil {
 		return store.Rollout{}, err
 	}
-	return cp.begin(ctx, store.NewRollout{App: req.Spec.Name, Env: req.Env, Artifact: req.Artifact, Spec: &req.Spec, Kind: "deploy", Source: "deploy", Actor: actor})
+	ro, err := cp.begin(ctx, store.NewRollout{App: req.Spec.Name, Env: req.Env, Artifact: req.Artifact, Spec: &req.Spec, Kind: "deploy", Source: "deploy", Actor: actor})
+	if err == nil {
+		cp.sourceApplied(ctx, req.Spec, actor)
+	}
+	return ro, err
 }
 
 // begin starts a rollout under the strategy of the environment in the spec
