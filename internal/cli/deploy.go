@@ -239,13 +239,21 @@ func deploy(ctx context.Context, c *api.Client, app spec.App, dir, env string, l
 }
 
 func newPromoteCmd(g *globals) *cobra.Command {
-	var from, to string
+	var from, to, candidate string
 	cmd := &cobra.Command{
-		Use:   "promote APP --from ENV --to ENV",
-		Short: "Deploy the exact artifact one environment runs to another (with that environment's own config)",
+		Use:   "promote APP --from ENV --to ENV | --candidate TAG_OR_RUN --to ENV",
+		Short: "Deploy the exact artifact one environment runs (or a candidate) to another (with that environment's own config)",
 		Args:  exactArgs(1, "APP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlag(cmd, "from", "to"); err != nil {
+			if candidate != "" {
+				if cmd.Flags().Changed("from") {
+					return usagef("promote takes --from or --candidate, not both")
+				}
+				from = "candidate " + candidate
+			} else if err := requireFlag(cmd, "from"); err != nil {
+				return err
+			}
+			if err := requireFlag(cmd, "to"); err != nil {
 				return err
 			}
 			c, err := g.client()
@@ -253,7 +261,12 @@ func newPromoteCmd(g *globals) *cobra.Command {
 				return err
 			}
 			started := time.Now()
-			pr, err := c.Promote(cmd.Context(), args[0], from, to)
+			var pr api.PromoteResult
+			if candidate != "" {
+				pr, err = c.PromoteCandidate(cmd.Context(), args[0], candidate, to)
+			} else {
+				pr, err = c.Promote(cmd.Context(), args[0], from, to)
+			}
 			if err != nil {
 				return err
 			}
@@ -269,6 +282,7 @@ func newPromoteCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&from, "from", "", "environment whose live release to promote")
 	cmd.Flags().StringVar(&to, "to", "", "environment to deploy it to")
+	cmd.Flags().StringVar(&candidate, "candidate", "", "candidate to deploy instead: its tag or the number of the run that built it (`slipway candidates APP`)")
 	addJSON(cmd, g)
 	return cmd
 }

@@ -115,6 +115,7 @@ func newRoot(g *globals) *cobra.Command {
 		newSecretCmd(g), newDiffCmd(g),
 		newUserCmd(g), newTokenCmd(g), newWhoamiCmd(g), newAuditCmd(g),
 		newRunCmd(g), newRunsCmd(g),
+		newSourceCmd(g), newCandidatesCmd(g),
 	)
 	return root
 }

@@ -232,6 +232,9 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 			if r.Error != "" {
 				fmt.Fprintf(g.stdout, "  error:     %s\n", r.Error)
 			}
+			if r.TriggerResult != "" {
+				fmt.Fprintf(g.stdout, "  result:    %s\n", r.TriggerResult)
+			}
 			if len(r.Steps) == 0 {
 				return nil
 			}
