@@ -189,8 +189,12 @@ analysis:
 // decisions picks the decisions of a canary rollout the report uses.
 type decisions struct {
 	weight time.Time // the canary got its first weight
-	pass   time.Time // the analysis passed (zero if it did not)
-	abort  time.Time // the rollout was aborted (zero if not)
+	pass   time.Time // the analysis passed, or the step advanced at its time limit (zero if neither)
+	// atLimit: the analysis step advanced at its time limit with no check
+	// failed but some still waiting (since f38e3d6), rather than on a pass.
+	atLimit    bool
+	passReason string
+	abort      time.Time // the rollout was aborted (zero if not)
 	// The abort: who and why, and the checks that failed (analysis only).
 	actor, reason string
 	failed        []string
@@ -205,6 +209,8 @@ func decisionsOf(st api.RolloutStatus) decisions {
 			d.weight = x.At
 		case x.Action == "advance" && x.Actor == "analysis" && d.pass.IsZero():
 			d.pass, d.evidence = x.At, evidence(x.Evidence)
+			d.atLimit = strings.HasPrefix(x.Reason, "no check failed within")
+			d.passReason = x.Reason
 		case x.Action == "abort":
 			d.abort, d.actor, d.reason, d.evidence = x.At, x.Actor, x.Reason, evidence(x.Evidence)
 			if d.evidence != nil {

@@ -22,14 +22,18 @@ type healthyRun struct {
 	version string
 	release int
 	state   string // succeeded; anything else is a finding
-	// An abort's actor, reason and failed checks.
+	// An abort's actor, reason and failed checks (with atLimit: the
+	// reason the step advanced).
 	actor, reason string
 	failed        []string
 	evidence      *analysis.Decision // of the pass or the abort
 	x             exposure
 	// From its first request to the analysis pass (Never without one);
 	// and the same on the server's clock, from the weight step's decision.
+	// With atLimit, the "pass" is the step advancing at its time limit
+	// with checks still inconclusive.
 	pass, serverPass time.Duration
+	atLimit          bool
 	deploy           time.Duration // the whole `slipway deploy`
 	err              string        // the benchmark could not tell how it went
 	// For each analysis check, how long after the weight step it was last
@@ -150,6 +154,10 @@ func (b *bench) healthyApp(ctx context.Context, a *app, client *api.Client, conf
 		p.run.release, p.run.state = ro.ToRelease, ro.State
 		p.run.actor, p.run.reason, p.run.failed, p.run.evidence = p.dec.actor, p.dec.reason, p.dec.failed, p.dec.evidence
 		p.run.serverPass = results.Never
+		p.run.atLimit = p.dec.atLimit
+		if p.dec.atLimit {
+			p.run.reason = p.dec.passReason
+		}
 		if !p.dec.pass.IsZero() {
 			p.run.serverPass = p.dec.pass.Sub(p.dec.weight)
 		}
@@ -157,9 +165,12 @@ func (b *bench) healthyApp(ctx context.Context, a *app, client *api.Client, conf
 		for name, t := range watch.lastWaiting(ro.ID) {
 			p.run.checkWait[name] = t.Sub(p.dec.weight)
 		}
-		if ro.State == store.RolloutSucceeded {
+		switch {
+		case ro.State == store.RolloutSucceeded && p.dec.atLimit:
+			say("  #%d %s: promoted at the analysis step's time limit, %s after the weight step, checks inconclusive", n, rel.version, results.Dur(p.run.serverPass))
+		case ro.State == store.RolloutSucceeded:
 			say("  #%d %s: passed %s after the weight step", n, rel.version, results.Dur(p.run.serverPass))
-		} else {
+		default:
 			say("  #%d %s: rollout %s by %s: %.200s", n, rel.version, ro.State, p.dec.actor, p.dec.reason)
 		}
 		all = append(all, p)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-dev/slipway/bench/internal/loadgen"
 	"github.com/slipway-dev/slipway/bench/internal/results"
+	"github.com/slipway-dev/slipway/internal/analysis"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -119,7 +120,15 @@ func (r *report) printSummary(w io.Writer) {
 			measured = fmt.Sprintf("%d: %d by a failing check, %d by the analysis step's time limit, %d otherwise", bad, failedCheck, timedOut, other)
 		}
 		rows = append(rows, []string{label, measured, "0", met(bad == 0 && h.notStarted == 0)})
-		rows = append(rows, []string{"healthy canary: first request → analysis passed (p50 / max)", pm(results.StatsOf(passTimes(h))), "–", ""})
+		atLimit := 0
+		for _, x := range h.runs {
+			if x.atLimit {
+				atLimit++
+			}
+		}
+		rows = append(rows, []string{"healthy canaries promoted at the analysis step's time limit without a pass (checks inconclusive)",
+			fmt.Sprintf("%d of %d", atLimit, len(h.runs)), "–", ""})
+		rows = append(rows, []string{"healthy canary: first request → analysis passed on evidence (p50 / max)", pm(results.StatsOf(passTimes(h))), "–", ""})
 	}
 	if t := r.throughput; t != nil {
 		direct, _ := t.rows[0].median()
@@ -223,7 +232,13 @@ func (r *report) printHealthy(w io.Writer) {
 
 	outcomes := map[string]int{}
 	for _, x := range h.runs {
-		outcomes[x.state]++
+		k := x.state
+		if x.atLimit {
+			k += " at the analysis step's time limit, checks inconclusive"
+		} else if x.state == store.RolloutSucceeded {
+			k += " on a pass"
+		}
+		outcomes[k]++
 	}
 	var counts []string
 	for _, k := range slices.Sorted(maps.Keys(outcomes)) {
@@ -235,8 +250,11 @@ func (r *report) printHealthy(w io.Writer) {
 	var server, deploy []time.Duration
 	var reqs []time.Duration // canary requests at the pass, as durations to share the quantile code
 	for _, x := range h.runs {
-		server = append(server, x.serverPass)
 		deploy = append(deploy, x.deploy)
+		if x.atLimit {
+			continue
+		}
+		server = append(server, x.serverPass)
 		if x.evidence != nil && x.state == store.RolloutSucceeded && len(x.evidence.Checks) > 0 {
 			reqs = append(reqs, time.Duration(x.evidence.Checks[0].Canary))
 		}
@@ -260,8 +278,8 @@ func (r *report) printHealthy(w io.Writer) {
 		return fmt.Sprint(int64(d))
 	}
 	results.Table(w, [][]string{head,
-		row("first request → analysis passed (clients' clock to the server's record)", pass, dur),
-		row("weight step decided → analysis passed (server's records)", server, dur),
+		row("first request → analysis passed on evidence (clients' clock to the server's record)", pass, dur),
+		row("weight step decided → analysis passed on evidence (server's records)", server, dur),
 		row("canary requests the judge had counted at the pass", reqs, count),
 		row("the whole `slipway deploy` (build, start, analysis, promotion, drain)", deploy, dur),
 	})
@@ -289,7 +307,7 @@ func (h *healthyReport) aborts() (failedCheck, timedOut, other int) {
 		case x.state == store.RolloutSucceeded:
 		case x.actor == "analysis" && len(x.failed) > 0:
 			failedCheck++
-		case x.actor == "analysis" && strings.Contains(x.reason, "did not pass within"):
+		case x.actor == "analysis" && (strings.Contains(x.reason, "did not pass within") || strings.Contains(x.reason, "could not judge")):
 			timedOut++
 		default:
 			other++
@@ -298,9 +316,14 @@ func (h *healthyReport) aborts() (failedCheck, timedOut, other int) {
 	return failedCheck, timedOut, other
 }
 
+// passTimes are the times to a pass on evidence (Never for canaries that
+// did not pass; canaries promoted at the time limit are left out).
 func passTimes(h *healthyReport) []time.Duration {
 	var ds []time.Duration
 	for _, x := range h.runs {
+		if x.atLimit {
+			continue
+		}
 		ds = append(ds, x.pass)
 	}
 	return ds
@@ -403,8 +426,20 @@ func (r *report) printChecks(w io.Writer) {
 	waits := map[string][]time.Duration{}
 	last := map[string]int{}
 	passed := 0
+	stillWaiting := map[string]int{} // at the time limit
+	limited := 0
 	for _, x := range h.runs {
-		if x.state != store.RolloutSucceeded {
+		if x.atLimit {
+			limited++
+			if x.evidence != nil {
+				for _, c := range x.evidence.Checks {
+					if c.Verdict != analysis.Pass {
+						stillWaiting[c.Name]++
+					}
+				}
+			}
+		}
+		if x.state != store.RolloutSucceeded || x.atLimit {
 			continue
 		}
 		passed++
@@ -418,10 +453,24 @@ func (r *report) printChecks(w io.Writer) {
 		}
 		last[slowest]++
 	}
+	if limited > 0 {
+		var ws []string
+		for _, name := range slices.Sorted(maps.Keys(stillWaiting)) {
+			ws = append(ws, fmt.Sprintf("%s in %d", name, stillWaiting[name]))
+		}
+		fmt.Fprintf(w, "\n%d canaries reached the analysis step's time limit without a pass; no check had failed, and the step "+
+			"advanced (the executor's rule since f38e3d6). The checks still waiting at that moment: %s.\n", limited, strings.Join(ws, ", "))
+		for _, x := range h.runs {
+			if x.atLimit {
+				fmt.Fprintf(w, "\n- for example #%d %s: %s\n", x.n, x.version, short(x.reason, 500))
+				break
+			}
+		}
+	}
 	if passed == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nWhat the analysis waited for, in the %d canaries that passed: the last time, after the weight step, that "+
+	fmt.Fprintf(w, "\nWhat the analysis waited for, in the %d canaries that passed on evidence: the last time, after the weight step, that "+
 		"the rollout's message (read through the API every %s) listed each check as still waiting; 0 if it never did.\n\n",
 		passed, r.opts.interval)
 	rows := [][]string{{"check", "still waiting at, p50", "max", "the last check to pass, in canaries"}}

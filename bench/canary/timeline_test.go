@@ -154,3 +154,18 @@ func TestWaitingChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestDecisionsOfAtLimit(t *testing.T) {
+	st := api.RolloutStatus{Decisions: []store.Decision{
+		{Action: "advance", Actor: "schedule", Weight: 20},
+		{Action: "advance", Actor: "analysis", Reason: "no check failed within 2m0s (inconclusive: waiting for latency-p99-vs-stable: ...)"},
+		{Action: "promote", Actor: "schedule"},
+	}}
+	if d := decisionsOf(st); !d.atLimit || d.passReason == "" || !d.abort.IsZero() {
+		t.Errorf("got %+v", d)
+	}
+	st.Decisions[1].Reason = "analysis passed: all 5 checks pass"
+	if d := decisionsOf(st); d.atLimit {
+		t.Errorf("a pass on evidence read as at the limit: %+v", d)
+	}
+}
