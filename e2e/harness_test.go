@@ -31,8 +31,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "slipway")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/slipway")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/slipway")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build slipway: %v\n%s", err, out)
 		os.Exit(1)
