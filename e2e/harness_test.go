@@ -52,7 +52,7 @@ type env struct {
 	proxyAddr   string
 	metricsAddr string
 	server      *exec.Cmd
-	serverLog   *bytes.Buffer
+	serverLog   *lockedBuffer
 }
 
 func freePort(t *testing.T) string {
@@ -96,7 +96,7 @@ func copyExample(t *testing.T, dst string) {
 
 func (e *env) startServer() {
 	e.t.Helper()
-	e.serverLog = &bytes.Buffer{}
+	e.serverLog = &lockedBuffer{}
 	cmd := exec.Command(binary, "server", "--data", e.data, "--listen", e.apiAddr, "--proxy-listen", e.proxyAddr,
 		"--proxy-metrics-listen", e.metricsAddr)
 	cmd.Stdout, cmd.Stderr = e.serverLog, e.serverLog
@@ -300,4 +300,22 @@ func (tr *traffic) stop() {
 	if tr.sent.Load() == 0 {
 		tr.e.t.Error("no request was sent")
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
