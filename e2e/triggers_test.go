@@ -168,9 +168,13 @@ func TestTriggersPolling(t *testing.T) {
 	e.mustServe("hello.localhost", "v2")
 
 	// (c) A feature branch gets a preview environment at its own host.
+	// Commit on a detached HEAD first, then name the branch: the poller
+	// must never see feature/x at main's commit (it would build a v2
+	// preview that could land after the feature build).
+	repo.git("checkout", "-q", "--detach")
+	cx := repo.commit("feature x", map[string]string{"release.go": releaseGo("feature-x")})
 	repo.git("checkout", "-q", "-b", "feature/x")
-	repo.commit("feature x", map[string]string{"release.go": releaseGo("feature-x")})
-	e.waitRun("feature/x", func(r store.Run) bool { return r.Branch == "feature/x" }, "deployed to preview-feature-x")
+	e.waitRun("feature/x", func(r store.Run) bool { return r.Branch == "feature/x" && (r.Commit == cx || r.Revision == cx) }, "deployed to preview-feature-x")
 	e.mustServe(previewHost, "feature-x")
 	e.mustServe(stagingHost, "v2")
 	if st := e.status("hello", "preview-feature-x"); st.Host != previewHost || st.Live == nil {
