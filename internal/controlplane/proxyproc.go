@@ -52,10 +52,6 @@ func (cp *ControlPlane) ensureProxy(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start proxy: %w", err)
 	}
-	pidFile := filepath.Join(cp.opts.DataDir, "proxy.pid")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
-		cp.log.Warn("write proxy pid file", "err", err)
-	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps the proxy if it dies while we live
 	deadline := time.Now().Add(10 * time.Second)
@@ -69,6 +65,13 @@ func (cp *ControlPlane) ensureProxy(ctx context.Context) error {
 		err := cp.proxy.Ping(pctx)
 		cancel()
 		if err == nil {
+			// Only a proxy that answers owns the pid file: a restart attempt
+			// that exits (the port still held by a stalled proxy) must not
+			// overwrite it with a dead pid.
+			pidFile := filepath.Join(cp.opts.DataDir, "proxy.pid")
+			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+				cp.log.Warn("write proxy pid file", "err", err)
+			}
 			cp.log.Info("proxy started", "pid", cmd.Process.Pid, "listen", cp.opts.ProxyListen)
 			return nil
 		}
