@@ -46,6 +46,8 @@ type Input struct {
 	Window                     time.Duration
 	StableRelease              int
 	CanaryRelease              int
+	// App and Env the rollout is of (for checks that look them up).
+	App, Env string
 }
 
 // Config of the built-in checks.

@@ -54,6 +54,7 @@ func NewHandler(svc Service, log *slog.Logger) *Handler {
 	h.authRoutes()
 	h.runRoutes()
 	h.triggerRoutes()
+	h.errorRoutes()
 	return h
 }
 

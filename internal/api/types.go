@@ -46,6 +46,7 @@ type Principal struct {
 
 // Service is what the API serves; the control plane implements it.
 type Service interface {
+	ErrorService
 	RunService
 	TriggerService
 	PromotionService

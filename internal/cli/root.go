@@ -116,6 +116,7 @@ func newRoot(g *globals) *cobra.Command {
 		newUserCmd(g), newTokenCmd(g), newWhoamiCmd(g), newAuditCmd(g),
 		newRunCmd(g), newRunsCmd(g),
 		newSourceCmd(g), newCandidatesCmd(g),
+		newErrorsCmd(g),
 	)
 	return root
 }

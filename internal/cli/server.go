@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/controlplane"
 	"github.com/slipway-dev/slipway/internal/driver/process"
+	"github.com/slipway-dev/slipway/internal/errortrack"
 	"github.com/slipway-dev/slipway/internal/proxy"
 )
 
@@ -27,6 +28,8 @@ type serverConfig struct {
 	proxyListen  string
 	proxyMetrics string
 	secretsKey   string
+	publicURL    string
+	errors       errortrack.Options
 	logger       *slog.Logger
 }
 
@@ -53,17 +56,22 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	if err != nil {
 		return nil, err
 	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the API on %s: %w (is another server running? pick another --listen)", cfg.listen, err)
+	}
+	publicURL := cfg.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + reachableAddr(ln.Addr())
+	}
 	cp, err := controlplane.Open(ctx, controlplane.Options{
 		DataDir: cfg.dataDir, ProxyListen: cfg.proxyListen, ProxyMetricsListen: cfg.proxyMetrics,
 		ProxyCommand: []string{exe, "proxy"}, Driver: drv, Logger: cfg.logger, SecretsKey: cfg.secretsKey,
+		PublicURL: publicURL, Errors: cfg.errors,
 	})
 	if err != nil {
+		ln.Close()
 		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		cp.Close()
-		return nil, fmt.Errorf("listen for the API on %s: %w (is another server running? pick another --listen)", cfg.listen, err)
 	}
 	if err := cp.Start(ctx); err != nil {
 		ln.Close()
@@ -74,6 +82,16 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		http: &http.Server{Handler: cp.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	go func() { rs.served <- rs.http.Serve(ln) }()
 	return rs, nil
+}
+
+// reachableAddr is addr as a client dials it: a wildcard listen address
+// (0.0.0.0, ::) becomes loopback.
+func reachableAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 }
 
 // stop shuts the API down and closes the control plane; the proxy and the
@@ -93,6 +111,9 @@ func newServerCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.dataDir = g.dataDir
+			if cfg.errors.RateLimit <= 0 || cfg.errors.Retention <= 0 || cfg.errors.Samples < 1 {
+				return usagef("--errors-rate and --errors-retention must be greater than 0 and --errors-samples at least 1")
+			}
 			cfg.logger = slog.New(slog.NewTextHandler(g.stderr, nil))
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -114,6 +135,10 @@ func newServerCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.listen, "listen", "127.0.0.1:7070", "address of the API")
 	cmd.Flags().StringVar(&cfg.proxyListen, "proxy-listen", "127.0.0.1:8080", "address the proxy serves apps on")
 	cmd.Flags().StringVar(&cfg.proxyMetrics, "proxy-metrics-listen", "", "address where the proxy serves GET /metrics for Prometheus (default: only on its control socket)")
+	cmd.Flags().StringVar(&cfg.publicURL, "public-url", "", "URL apps and browsers reach this server at, used in the DSNs instances get as SENTRY_DSN (default: http:// and the --listen address)")
+	cmd.Flags().Float64Var(&cfg.errors.RateLimit, "errors-rate", 500, "error events per second each DSN may send before getting 429")
+	cmd.Flags().DurationVar(&cfg.errors.Retention, "errors-retention", 30*24*time.Hour, "how long error events, and issues not seen again, are kept")
+	cmd.Flags().IntVar(&cfg.errors.Samples, "errors-samples", 100, "events kept per error issue (the newest)")
 	cmd.Flags().StringVar(&cfg.secretsKey, "secrets-key", "", "file holding the key that encrypts secrets at rest (default DATA/secrets.key, created on first start; back it up apart from the database)")
 	return cmd
 }

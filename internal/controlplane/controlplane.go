@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/api"
 	"github.com/slipway-dev/slipway/internal/driver"
+	"github.com/slipway-dev/slipway/internal/errortrack"
 	"github.com/slipway-dev/slipway/internal/proxy"
 	"github.com/slipway-dev/slipway/internal/rollout"
 	"github.com/slipway-dev/slipway/internal/store"
@@ -43,6 +44,13 @@ type Options struct {
 	// SecretsKey is the file holding the key that encrypts secrets at rest.
 	// Default DataDir/secrets.key.
 	SecretsKey string
+	// PublicURL is where apps reach this server's API (http://127.0.0.1:7700):
+	// the host of the DSNs instances get as SENTRY_DSN. Empty: instances
+	// get no SENTRY_* variables.
+	PublicURL string
+	// Errors tunes the error tracker (rate limit, queue, retention);
+	// its Store, Logger and Notify are set by the control plane.
+	Errors errortrack.Options
 }
 
 // ControlPlane is a running control plane.
@@ -66,6 +74,9 @@ type ControlPlane struct {
 	secrets *keyring // the secrets key (secrets.go)
 
 	triggers *triggers // git polling, webhooks and what their runs do (triggers.go)
+
+	errStore *store.ErrorStore   // errors.db (errortrack.go)
+	errors   *errortrack.Tracker // Sentry-compatible ingest, issues, the judge's error checks
 }
 
 // TokenFile is the name of the admin token file inside the data dir.
@@ -109,6 +120,10 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := cp.openErrors(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return cp, nil
 }
 
@@ -126,13 +141,16 @@ func (cp *ControlPlane) Start(ctx context.Context) error {
 		return fmt.Errorf("recover runs: %w", err)
 	}
 	cp.triggers.start()
+	cp.wg.Go(func() { cp.errors.Run(cp.ctx) })
 	cp.goLoop("proxy watchdog", time.Second, cp.watchProxy)
 	cp.goLoop("warm reaper", 2*time.Second, cp.reapWarm)
 	return nil
 }
 
 // Handler is the API handler.
-func (cp *ControlPlane) Handler() http.Handler { return api.NewHandler(cp, cp.log) }
+func (cp *ControlPlane) Handler() http.Handler {
+	return cp.ingestHandler(api.NewHandler(cp, cp.log))
+}
 
 // Store exposes the store (for tests and the demo's summary).
 func (cp *ControlPlane) Store() *store.Store { return cp.store }
@@ -145,7 +163,7 @@ func (cp *ControlPlane) Close() error {
 		cp.cancel(errors.New("control plane shutting down"))
 	}
 	cp.wg.Wait()
-	return cp.store.Close()
+	return errors.Join(cp.errStore.Close(), cp.store.Close())
 }
 
 // goLoop runs fn every interval until Close.

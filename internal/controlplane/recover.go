@@ -135,9 +135,13 @@ func (cp *ControlPlane) replaceInstance(ctx context.Context, dead store.Instance
 	if err != nil {
 		return err
 	}
+	environ, err := cp.exec.InstanceEnviron(ctx, rel)
+	if err != nil {
+		return err
+	}
 	id := rollout.InstanceID(dead.App, dead.Env, dead.Release, 0)
 	inst, err := cp.driver.Start(ctx, driver.InstanceSpec{ID: id, App: rel.App, Env: rel.Env, Release: rel.Number,
-		Artifact: cp.artifactPath(rel.Artifact), Command: rel.Spec.Run.Command, Environ: rel.Config,
+		Artifact: cp.artifactPath(rel.Artifact), Command: rel.Spec.Run.Command, Environ: environ,
 		DrainTimeout: rel.Spec.Run.DrainTimeout.D(), SecretEnv: secretEnv, Files: files})
 	if err != nil {
 		return err

@@ -175,7 +175,7 @@ func (r *run) judge(ctx context.Context, now time.Time) (analysis.Decision, erro
 	in := analysis.Input{
 		Stable: minus(total[0], r.baseline[0]), Canary: minus(total[1], r.baseline[1]),
 		StableRecent: recent[0], CanaryRecent: recent[1], Window: a.Window.D(),
-		StableRelease: r.ro.FromRelease, CanaryRelease: r.rel.Number,
+		StableRelease: r.ro.FromRelease, CanaryRelease: r.rel.Number, App: r.ro.App, Env: r.ro.Env,
 	}
 	if r.judgeImpl == nil {
 		r.judgeImpl = r.e.newJudge(a)
@@ -203,7 +203,11 @@ func (e *Executor) newJudge(a spec.Analysis) Judge {
 	if e.NewJudge != nil {
 		return e.NewJudge(a)
 	}
-	return DefaultJudge(a)
+	var extra []analysis.Checker
+	if e.Checkers != nil {
+		extra = e.Checkers(a)
+	}
+	return DefaultJudge(a, extra...)
 }
 
 // minus subtracts a baseline from cumulative counters.

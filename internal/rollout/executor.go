@@ -93,6 +93,13 @@ type Executor struct {
 	// NewJudge builds the judge for a canary's analysis settings; nil
 	// uses DefaultJudge.
 	NewJudge func(spec.Analysis) Judge
+	// Checkers, when set, adds checks to DefaultJudge's for a canary's
+	// analysis settings (the error tracker's); unused with NewJudge.
+	Checkers func(spec.Analysis) []analysis.Checker
+	// Environ returns the environment of a release's instances: its
+	// config plus what the control plane adds (SENTRY_DSN, ...); nil
+	// means the config alone.
+	Environ func(ctx context.Context, rel store.Release) (map[string]string, error)
 	// Tick is how often waits re-check deadlines and commands when no
 	// analysis runs. Default 200ms.
 	Tick time.Duration
@@ -297,6 +304,19 @@ func (r *run) decide(ctx context.Context, action, actor, reason string, evidence
 	}
 }
 
+// InstanceEnviron is the environment of rel's instances (see
+// Executor.Environ).
+func (e *Executor) InstanceEnviron(ctx context.Context, rel store.Release) (map[string]string, error) {
+	if e.Environ == nil {
+		return rel.Config, nil
+	}
+	env, err := e.Environ(ctx, rel)
+	if err != nil {
+		return nil, fmt.Errorf("environment of release %d: %w", rel.Number, err)
+	}
+	return env, nil
+}
+
 // startAll starts every instance and waits for all to pass the health
 // gate, marking each ready as it passes; the first failure cancels the rest.
 func (e *Executor) startAll(ctx context.Context, rel store.Release, ids []string) error {
@@ -307,6 +327,10 @@ func (e *Executor) startAll(ctx context.Context, rel store.Release, ids []string
 		if secretEnv, files, err = e.Secrets(ctx, rel); err != nil {
 			return fmt.Errorf("deliver the secrets of release %d: %w", rel.Number, err)
 		}
+	}
+	environ, err := e.InstanceEnviron(ctx, rel)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -323,7 +347,7 @@ func (e *Executor) startAll(ctx context.Context, rel store.Release, ids []string
 			inst, err := e.Runtime.Start(ctx, driver.InstanceSpec{
 				ID: id, App: rel.App, Env: rel.Env, Release: rel.Number,
 				Artifact: e.Artifact(rel.Artifact), Command: rel.Spec.Run.Command,
-				Environ: rel.Config, DrainTimeout: rel.Spec.Run.DrainTimeout.D(),
+				Environ: environ, DrainTimeout: rel.Spec.Run.DrainTimeout.D(),
 				SecretEnv: secretEnv, Files: files,
 			})
 			if err != nil {

@@ -9,8 +9,9 @@ import (
 )
 
 // DefaultJudge maps a canary's analysis settings from slipway.yaml to the
-// built-in checks plus its webhooks and Prometheus queries.
-func DefaultJudge(a spec.Analysis) Judge {
+// built-in checks plus its webhooks and Prometheus queries, and adds
+// extra checkers (the error tracker's).
+func DefaultJudge(a spec.Analysis, extra ...analysis.Checker) Judge {
 	cfg := analysis.Config{
 		MinRequests:          a.MinRequests,
 		MaxErrorRate:         orDefault(a.MaxErrorRate, 0.05),
@@ -31,6 +32,7 @@ func DefaultJudge(a spec.Analysis) Judge {
 	for _, p := range a.Prometheus {
 		j.Checkers = append(j.Checkers, analysis.NewPrometheus(p.URL, p.Query, p.Min, p.Max, client))
 	}
+	j.Checkers = append(j.Checkers, extra...)
 	return j
 }
 

@@ -215,6 +215,25 @@ type Analysis struct {
 	Webhooks []Webhook `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
 	// Prometheus instant queries compared with a threshold.
 	Prometheus []PrometheusCheck `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
+	// Errors judges the error events the app's Sentry SDK sends to
+	// Slipway (docs/errors.md). Without it, a canary that brings any new
+	// error issue is aborted.
+	Errors *ErrorsCheck `yaml:"errors,omitempty" json:"errors,omitempty"`
+}
+
+// ErrorsCheck configures the judge's checks on error events.
+type ErrorsCheck struct {
+	// MaxNewIssues is how many new error issues (first seen in the
+	// canary's release) a canary may bring; one more aborts it. Default
+	// 0; -1 turns the check off.
+	MaxNewIssues *int `yaml:"max_new_issues,omitempty" json:"max_new_issues,omitempty"`
+	// MinEvents is how many events an issue needs in the canary's release
+	// before it counts as new. Default 1.
+	MinEvents int `yaml:"min_events,omitempty" json:"min_events,omitempty"`
+	// MaxEventsPerRequestIncrease, when set, aborts a canary whose error
+	// events per request exceed stable's by more than this (e.g. 0.01:
+	// one more event per hundred requests). Default: not checked.
+	MaxEventsPerRequestIncrease *float64 `yaml:"max_events_per_request_increase,omitempty" json:"max_events_per_request_increase,omitempty"`
 }
 
 // LatencyCheck bounds one percentile of the canary's latency with max,

@@ -360,6 +360,17 @@ func (v *validator) analysis(p string, a Analysis) {
 	for i, c := range a.Prometheus {
 		v.prometheus(fmt.Sprintf("%s.prometheus[%d]", p, i), c)
 	}
+	if e := a.Errors; e != nil {
+		if n := e.MaxNewIssues; n != nil && *n < -1 {
+			v.addf(p+".errors.max_new_issues", "%d is out of range; write 0 to abort on any new issue, a higher number to allow some, or -1 to turn the check off", *n)
+		}
+		if e.MinEvents < 0 {
+			v.addf(p+".errors.min_events", "%d must not be negative; write how many events an issue needs before it counts, e.g. 1", e.MinEvents)
+		}
+		if f := e.MaxEventsPerRequestIncrease; f != nil && (*f < 0 || math.IsNaN(*f) || math.IsInf(*f, 0)) {
+			v.addf(p+".errors.max_events_per_request_increase", "%s must be 0 or more, e.g. 0.01 (one more error event per hundred requests); remove the line to turn the check off", formatNumber(*f))
+		}
+	}
 }
 
 func (v *validator) prometheus(p string, c PrometheusCheck) {
@@ -426,7 +437,7 @@ func describeDefault(d Duration, given bool) string {
 func (a Analysis) isZero() bool {
 	return a.Interval == 0 && a.Window == 0 && a.MinRequests == 0 &&
 		a.MaxErrorRate == nil && a.MaxErrorRateIncrease == nil &&
-		len(a.Latency) == 0 && len(a.Webhooks) == 0 && len(a.Prometheus) == 0
+		len(a.Latency) == 0 && len(a.Webhooks) == 0 && len(a.Prometheus) == 0 && a.Errors == nil
 }
 
 // choiceProblem says that value is not one of options, suggesting the one
