@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-dev/slipway/examples"
 	"github.com/slipway-dev/slipway/internal/api"
 )
 
@@ -77,19 +78,7 @@ func newEnv(t *testing.T) *env {
 
 func copyExample(t *testing.T, dst string) {
 	t.Helper()
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"main.go", "release.go", "slipway.yaml"} {
-		raw, err := os.ReadFile(filepath.Join("..", "examples", "hello", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, f), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dst, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644); err != nil {
+	if err := examples.UnpackHello(dst); err != nil {
 		t.Fatal(err)
 	}
 }

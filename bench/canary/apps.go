@@ -32,7 +32,7 @@ type app struct {
 
 func (b *bench) newApp(name string) (*app, error) {
 	a := &app{b: b, name: name, host: name + ".staging.localhost", dir: filepath.Join(b.tmp, "apps", name)}
-	if err := product.CopyExample(b.repo, a.dir); err != nil {
+	if err := product.CopyExample(a.dir); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -54,7 +54,7 @@ const stagingHost = "hello.staging.localhost"
 func (b *bench) rollbacks(ctx context.Context) (*rollbackReport, error) {
 	data := filepath.Join(b.tmp, "server-data")
 	work := filepath.Join(b.tmp, "workspace", "hello")
-	if err := product.CopyExample(b.repo, work); err != nil {
+	if err := product.CopyExample(work); err != nil {
 		return nil, err
 	}
 	server, err := product.StartServer(ctx, b.procs, b.slipway, data, b.pin.Serve)

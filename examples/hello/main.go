@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/getsentry/sentry-go"
 )
 
 func main() {
@@ -47,6 +49,21 @@ func main() {
 		})
 	}
 	printSecret(os.Getenv("HELLO_PRINT_SECRET"))
+	// Errors go to Slipway's error tracker through the official Sentry
+	// SDK: Slipway gives every instance SENTRY_DSN, SENTRY_RELEASE and
+	// SENTRY_ENVIRONMENT, which the SDK reads by itself.
+	//   HELLO_ERROR_RATE=0.2     report an error on that fraction of
+	//                            requests (the answer stays 200)
+	//   HELLO_ERROR_KIND=K       which error: checkout, inventory or panic
+	//                            (a recovered panic, answered 500)
+	if os.Getenv("SENTRY_DSN") != "" {
+		if err := sentry.Init(sentry.ClientOptions{}); err != nil {
+			log.Printf("hello %s: sentry: %v", version, err)
+		}
+		defer sentry.Flush(2 * time.Second)
+	}
+	errorRate, _ := strconv.ParseFloat(os.Getenv("HELLO_ERROR_RATE"), 64)
+	errorKind := os.Getenv("HELLO_ERROR_KIND")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/secret", debugSecret)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +72,11 @@ func main() {
 		}
 		if delay > 0 {
 			time.Sleep(delay)
+		}
+		if errorRate > 0 && rand.Float64() < errorRate {
+			if !reportError(w, errorKind) {
+				return
+			}
 		}
 		if failRate > 0 && rand.Float64() < failRate {
 			http.Error(w, fmt.Sprintf("%s [%s] failing on purpose", greeting, version), http.StatusInternalServerError)
@@ -81,9 +103,49 @@ func main() {
 	}()
 	log.Printf("hello %s listening on %s", version, srv.Addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+		log.Print(err)
+		sentry.Flush(2 * time.Second)
+		os.Exit(1)
 	}
 }
+
+// checkoutError and inventoryError are two kinds of failure the app
+// reports; each groups into an issue of its own.
+type checkoutError struct{ order int }
+
+func (e *checkoutError) Error() string { return fmt.Sprintf("checkout of order %d failed: card declined", e.order) }
+
+type inventoryError struct{ sku string }
+
+func (e *inventoryError) Error() string { return fmt.Sprintf("inventory lookup for %s timed out", e.sku) }
+
+// reportError reports one error of kind to the tracker; it returns false
+// when it answered the request itself (a recovered panic: 500).
+func reportError(w http.ResponseWriter, kind string) (ok bool) {
+	switch kind {
+	case "inventory":
+		sentry.CaptureException(lookupInventory(fmt.Sprintf("SKU-%d", rand.IntN(1000))))
+	case "panic":
+		defer func() {
+			if v := recover(); v != nil {
+				sentry.CurrentHub().Recover(v)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+				ok = false
+			}
+		}()
+		applyDiscount(nil)
+	default:
+		sentry.CaptureException(checkout(rand.IntN(100000)))
+	}
+	return true
+}
+
+func checkout(order int) error { return &checkoutError{order: order} }
+
+func lookupInventory(sku string) error { return &inventoryError{sku: sku} }
+
+// applyDiscount dereferences a nil map entry on purpose.
+func applyDiscount(prices map[string]*float64) float64 { return *prices["total"] * 0.9 }
 
 // debugSecret says whether a secret reached the app and its sha256, never
 // its value: ?name=K for environment variable K, ?file=P for file P

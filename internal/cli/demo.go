@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -85,7 +84,7 @@ func runDemo(ctx context.Context, g *globals, listen, proxyListen string, keep b
 		return err
 	}
 	work := filepath.Join(dataDir, "src", "hello")
-	if err := unpackExample(work); err != nil {
+	if err := examples.UnpackHello(work); err != nil {
 		return err
 	}
 	logFile, err := os.Create(filepath.Join(dataDir, "server.log"))
@@ -228,27 +227,6 @@ func (d *demo) deploy(ctx context.Context, env, version string, healthy bool) (s
 		return store.Rollout{}, err
 	}
 	return deploy(ctx, d.c, d.app, d.work, env, io.Discard)
-}
-
-// unpackExample writes examples/hello into dir as a standalone module.
-func unpackExample(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	err := fs.WalkDir(examples.Hello, "hello", func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		raw, err := examples.Hello.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, strings.TrimPrefix(p, "hello/")), raw, 0o644)
-	})
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644)
 }
 
 // freeAddr finds a free loopback port below the kernel's ephemeral range

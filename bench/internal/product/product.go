@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/bench/internal/proc"
+	"github.com/slipway-dev/slipway/examples"
 	"github.com/slipway-dev/slipway/internal/api"
 )
 
@@ -61,24 +62,9 @@ func GoBuild(ctx context.Context, repo, out, pkg string) error {
 	return nil
 }
 
-// CopyExample copies the example app (examples/hello of the checkout at
-// repo) to dst as its own module, like a developer's checkout.
-func CopyExample(repo, dst string) error {
-	src := filepath.Join(repo, "examples", "hello")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	for _, f := range []string{"main.go", "release.go", "slipway.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, f), raw, 0o644); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(filepath.Join(dst, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644)
-}
+// CopyExample writes the example app (examples/hello) to dst as its own
+// module, like a developer's checkout.
+func CopyExample(dst string) error { return examples.UnpackHello(dst) }
 
 // SetVersion rewrites the example's release.go in dir, as a commit would:
 // the app then answers "GREETING [version] ...".
