@@ -103,6 +103,15 @@ func TestValidateRollout(t *testing.T) {
 ` + p + `.analysis.latency[1].percentile: +Inf is out of range; a percentile is greater than 0 and less than 100, e.g. 99 or 99.9
 ` + p + `.analysis.latency[1].max_ratio: +Inf must be a number greater than 1: the canary may be this many times slower than stable, e.g. 1.5; remove the line for no relative limit
 ` + p + `.analysis.latency[2].max: "-1ns" must be greater than 0; write a limit like "500ms", or remove the line for no absolute limit`},
+		{"canary: error checks", Rollout{Strategy: StrategyCanary, Analysis: Analysis{
+			Errors: &ErrorsCheck{MaxNewIssues: ptr(-2), MinEvents: -1, MaxEventsPerRequestIncrease: ptr(math.NaN())},
+		}},
+			p + `.analysis.errors.max_new_issues: -2 is out of range; write 0 to abort on any new issue, a higher number to allow some, or -1 to turn the check off
+` + p + `.analysis.errors.min_events: -1 must not be negative; write how many events an issue needs before it counts, e.g. 1
+` + p + `.analysis.errors.max_events_per_request_increase: NaN must be 0 or more, e.g. 0.01 (one more error event per hundred requests); remove the line to turn the check off`},
+		{"canary: error checks off and set", Rollout{Strategy: StrategyCanary, Analysis: Analysis{
+			Errors: &ErrorsCheck{MaxNewIssues: ptr(-1), MinEvents: 3, MaxEventsPerRequestIncrease: ptr(0.0)},
+		}}, ""},
 		{"canary: webhooks and prometheus", Rollout{Strategy: StrategyCanary, Analysis: Analysis{
 			Webhooks: []Webhook{{}, {URL: "https://", Timeout: -1}, {URL: "mailto:ops@example.com"}, {URL: "https://x\x00"}},
 			Prometheus: []PrometheusCheck{
