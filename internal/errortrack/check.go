@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/analysis"
 )
@@ -54,6 +55,14 @@ func (t *Tracker) Checkers(cfg CheckConfig) []analysis.Checker {
 	return out
 }
 
+// flushBriefly gives events already accepted a moment to be written
+// before a check reads them; what is later is judged next evaluation.
+func (t *Tracker) flushBriefly(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	t.Flush(ctx)
+}
+
 // newIssues fails a canary that brings new issues.
 type newIssues struct {
 	t   *Tracker
@@ -70,10 +79,7 @@ func (c *newIssues) Check(ctx context.Context, in analysis.Input) analysis.Check
 		r.Verdict, r.Detail = analysis.Pass, "no error events received for this environment"
 		return r
 	}
-	if err := c.t.Flush(ctx); err != nil {
-		r.Verdict, r.Detail = analysis.Wait, "waiting for queued error events to be written"
-		return r
-	}
+	c.t.flushBriefly(ctx)
 	issues, err := c.t.opts.Store.NewIssuesIn(ctx, p.ID, release, c.cfg.MinEvents)
 	if err != nil {
 		r.Verdict, r.Detail = analysis.Wait, fmt.Sprintf("could not read error issues: %v", err)
@@ -119,10 +125,7 @@ func (c *eventRate) Check(ctx context.Context, in analysis.Input) analysis.Check
 		r.Verdict, r.Detail = analysis.Pass, "no error events received for this environment"
 		return r
 	}
-	if err := c.t.Flush(ctx); err != nil {
-		r.Verdict, r.Detail = analysis.Wait, "waiting for queued error events to be written"
-		return r
-	}
+	c.t.flushBriefly(ctx)
 	stable, err1 := c.t.opts.Store.ReleaseEvents(ctx, p.ID, ReleaseName(in.App, in.StableRelease))
 	canary, err2 := c.t.opts.Store.ReleaseEvents(ctx, p.ID, ReleaseName(in.App, in.CanaryRelease))
 	if err1 != nil || err2 != nil {

@@ -192,12 +192,11 @@ func (t *Tracker) enqueue(q queued) bool {
 		t.queuedBytes.Add(-q.size)
 		return false
 	}
-	t.pending.Add(int64(len(q.events) + len(q.sessions)))
 	select {
 	case t.queue <- q:
+		t.enqueued.Add(1)
 		return true
 	default:
-		t.pending.Add(-int64(len(q.events) + len(q.sessions)))
 		t.queuedBytes.Add(-q.size)
 		return false
 	}

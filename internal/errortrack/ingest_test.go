@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -467,6 +468,31 @@ func TestSpikeRule(t *testing.T) {
 	} {
 		if got := errortrack.IsSpike(c.events, c.baseline); got != c.want {
 			t.Errorf("IsSpike(%d, %v) = %v", c.events, c.baseline, got)
+		}
+	}
+}
+
+// Flush returns once what was accepted before it is written, even while
+// events keep arriving.
+func TestFlushReturnsUnderSustainedLoad(t *testing.T) {
+	r := newRig(t, errortrack.Options{}, true)
+	body := envelope([2]string{"event", string(event("E", "boom", "f", "shop@1"))})
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				r.post(r.envelopePath(), body, r.auth())
+			}
+		})
+	}
+	defer func() { stop(); wg.Wait() }()
+	for range 20 {
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := r.tr.Flush(fctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Flush under load: %v", err)
 		}
 	}
 }

@@ -60,15 +60,16 @@ func (s *spikes) add(issue int64, now time.Time, n int64) {
 	r.last = m
 }
 
-// check returns the issues that spike in the current minute and were not
-// reported in the last hour.
-func (s *spikes) check(now time.Time) []spike {
+// check returns the issues among touched that spike in the current
+// minute and were not reported in the last hour.
+func (s *spikes) check(now time.Time, touched map[int64]int64) []spike {
 	m := now.Unix() / 60
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []spike
-	for id, r := range s.issues {
-		if r.last != m {
+	for id := range touched {
+		r := s.issues[id]
+		if r == nil || r.last != m {
 			continue
 		}
 		cur := r.counts[m%int64(len(r.counts))]

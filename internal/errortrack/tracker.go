@@ -94,7 +94,8 @@ type Tracker struct {
 	written     chan struct{} // closed and replaced after every write
 	writtenMu   sync.Mutex
 	spikes      *spikes
-	pending     atomic.Int64 // events accepted, not yet written
+	enqueued    atomic.Int64 // envelopes handed to the writer, ever
+	done        atomic.Int64 // envelopes the writer finished, ever
 	codec       codec
 }
 

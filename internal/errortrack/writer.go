@@ -42,7 +42,7 @@ func (t *Tracker) drain(ctx context.Context) {
 // events, in one transaction.
 func (t *Tracker) writeBatch(ctx context.Context, first queued) {
 	events, sessions := first.events, first.sessions
-	size, n := first.size, int64(len(first.events)+len(first.sessions))
+	size, envelopes := first.size, int64(1)
 more:
 	for len(events) < t.opts.BatchSize {
 		select {
@@ -50,7 +50,7 @@ more:
 			events = append(events, q.events...)
 			sessions = append(sessions, q.sessions...)
 			size += q.size
-			n += int64(len(q.events) + len(q.sessions))
+			envelopes++
 		default:
 			break more
 		}
@@ -62,7 +62,7 @@ more:
 		res, err = t.opts.Store.WriteErrors(ctx, events, sessions, t.opts.Samples)
 	}
 	t.queuedBytes.Add(-size)
-	t.pending.Add(-n)
+	t.done.Add(envelopes)
 	if err != nil {
 		t.log.Error("error tracking: events lost", "events", len(events), "sessions", len(sessions), "err", err)
 	} else {
@@ -88,7 +88,7 @@ func (t *Tracker) notify(res store.ErrorWriteResult) {
 	for _, is := range res.Regressed {
 		t.opts.Notify(Notice{Kind: NoticeRegression, Issue: is})
 	}
-	for _, sp := range t.spikes.check(now) {
+	for _, sp := range t.spikes.check(now, res.Events) {
 		t.opts.Notify(Notice{Kind: NoticeSpike, Issue: store.ErrorIssue{ID: sp.issue}, Events: sp.events, Baseline: sp.baseline})
 	}
 }
@@ -107,13 +107,17 @@ func (t *Tracker) prune(ctx context.Context) {
 }
 
 // Flush waits until every event accepted before the call is written (or
-// ctx ends). Events are queryable once Flush returns.
+// ctx ends): they are queryable once it returns. Events accepted during
+// the call are not waited for, so it returns under sustained load too.
 func (t *Tracker) Flush(ctx context.Context) error {
-	for t.pending.Load() > 0 {
+	// The queue is FIFO and enqueued counts only envelopes already in it,
+	// so once done reaches this target every earlier one is written.
+	target := t.enqueued.Load()
+	for t.done.Load() < target {
 		t.writtenMu.Lock()
 		ch := t.written
 		t.writtenMu.Unlock()
-		if t.pending.Load() == 0 {
+		if t.done.Load() >= target {
 			return nil
 		}
 		select {
