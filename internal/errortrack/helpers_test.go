@@ -6,7 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+// testNow stands in for the clock in tests.
+var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // readTestdata reads a file under testdata/envelopes, gunzipping it when
 // its name ends in .gz (it is then a gzip request body).
@@ -33,6 +37,20 @@ func readEnvelope(t testing.TB, name string) *Envelope {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return env
+}
+
+// readEvent parses the event of a file under testdata/envelopes.
+func readEvent(t testing.TB, name string) *Event {
+	t.Helper()
+	item := readEnvelope(t, name).Event()
+	if item == nil {
+		t.Fatalf("%s has no event item", name)
+	}
+	ev, err := ParseEvent(item.Payload, testNow)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ev
 }
 
 // testdataFiles lists the files under testdata/envelopes, as names
