@@ -17,22 +17,22 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// compress encodes b as a Content-Encoding would.
+// compress encodes b as a Content-Encoding would, favouring speed.
 func compress(t testing.TB, enc string, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var w io.WriteCloser
 	switch enc {
 	case "gzip":
-		w = gzip.NewWriter(&buf)
+		w, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	case "zlib":
-		w = zlib.NewWriter(&buf)
+		w, _ = zlib.NewWriterLevel(&buf, zlib.BestSpeed)
 	case "flate":
-		w, _ = flate.NewWriter(&buf, flate.DefaultCompression)
+		w, _ = flate.NewWriter(&buf, flate.BestSpeed)
 	case "br":
-		w = brotli.NewWriter(&buf)
+		w = brotli.NewWriterLevel(&buf, brotli.BestSpeed)
 	case "zstd":
-		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
+		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,8 +108,8 @@ func TestDecodeEmpty(t *testing.T) {
 // refused after allocating about the limit (growing its buffer, plus the
 // decoder's window), not what it would expand to.
 func TestDecodeBomb(t *testing.T) {
-	zeros := make([]byte, 256<<20)
-	const limit = 4 << 20
+	zeros := make([]byte, 48<<20)
+	const limit = 1 << 20
 	for _, enc := range []string{"gzip", "deflate", "br", "zstd"} {
 		t.Run(enc, func(t *testing.T) {
 			bomb := compress(t, compressorFor(enc), zeros)
@@ -122,7 +122,7 @@ func TestDecodeBomb(t *testing.T) {
 			}
 			allocated := after.TotalAlloc - before.TotalAlloc
 			t.Logf("%s: %d compressed bytes, %d allocated", enc, len(bomb), allocated)
-			if allocated > 3*limit+10<<20 {
+			if allocated > 3*limit+12<<20 {
 				t.Errorf("decoding allocated %d bytes for a limit of %d", allocated, limit)
 			}
 		})
