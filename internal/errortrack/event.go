@@ -25,6 +25,8 @@ import (
 //   - message is a string or an object {"message", "formatted", "params"};
 //     logentry, when it has text, wins over message, its "formatted" over
 //     its "message";
+//   - the legacy interface names sentry.interfaces.Exception and
+//     sentry.interfaces.Message stand in for exception and logentry;
 //   - timestamp is an RFC 3339 string (without a zone it is UTC) or epoch
 //     seconds (a number, fractions allowed);
 //   - level is lowercased, "warn" is "warning", "critical" is "fatal", and
@@ -55,8 +57,8 @@ func ParseEvent(b []byte, now time.Time) (*Event, error) {
 		ServerName:  scalarString(f["server_name"]),
 		Logger:      scalarString(f["logger"]),
 		Transaction: scalarString(f["transaction"]),
-		Message:     eventMessage(f["logentry"], f["message"]),
-		Exceptions:  exceptions(f["exception"]),
+		Message:     eventMessage(orLegacy(f, "logentry", "sentry.interfaces.Message"), f["message"]),
+		Exceptions:  exceptions(orLegacy(f, "exception", "sentry.interfaces.Exception")),
 		Fingerprint: fingerprint(f["fingerprint"]),
 		Tags:        tags(f["tags"]),
 		Raw:         bytes.Clone(b),
@@ -65,6 +67,15 @@ func ParseEvent(b []byte, now time.Time) (*Event, error) {
 		ev.Environment = "production"
 	}
 	return ev, nil
+}
+
+// orLegacy returns field key, or when it is absent the same interface
+// under its legacy name, as old raven clients send to the store endpoint.
+func orLegacy(f map[string]json.RawMessage, key, legacy string) json.RawMessage {
+	if v, ok := f[key]; ok {
+		return v
+	}
+	return f[legacy]
 }
 
 // eventID validates and normalises an event_id, generating one when the

@@ -91,6 +91,24 @@ func TestParseEventFields(t *testing.T) {
 			},
 		},
 		{
+			name: "legacy interface names",
+			in:   `{"sentry.interfaces.Message":{"message":"legacy %s","params":["x"]},"sentry.interfaces.Exception":{"values":[{"type":"ValueError"}]}}`,
+			check: func(t *testing.T, ev *Event) {
+				if ev.Message != "legacy %s" || len(ev.Exceptions) != 1 || ev.Exceptions[0].Type != "ValueError" {
+					t.Errorf("message %q exceptions %s", ev.Message, dump(ev.Exceptions))
+				}
+			},
+		},
+		{
+			name: "current names win over legacy ones",
+			in:   `{"exception":[{"type":"A"}],"sentry.interfaces.Exception":{"values":[{"type":"B"}]}}`,
+			check: func(t *testing.T, ev *Event) {
+				if len(ev.Exceptions) != 1 || ev.Exceptions[0].Type != "A" {
+					t.Errorf("exceptions %s", dump(ev.Exceptions))
+				}
+			},
+		},
+		{
 			name:  "message object formatted",
 			in:    `{"message":{"message":"user %s","formatted":"user bob","params":["bob"]}}`,
 			check: wantMessage("user bob"),
