@@ -12,6 +12,8 @@
 //	encoding.go  Content-Encoding bodies (gzip, deflate, br, zstd) and the store endpoint's base64+zlib
 //	auth.go      DSNs and X-Sentry-Auth
 //	grouping.go  fingerprints: custom, stack trace, normalised message; versioned
+//	normalize.go a message's variable parts (numbers, IDs, addresses) as placeholders
+//	jsonvalue.go lenient reading of the JSON values SDKs disagree on
 //	ingest.go    the HTTP endpoints: auth, limits, rate limiting, the bounded queue
 //	writer.go    the single writer that turns queued events into issues
 //	check.go     the rollout judge's "new issues in the canary" check

@@ -84,6 +84,10 @@ type Exception struct {
 	Module    string
 	Mechanism string // mechanism.type, e.g. "generic", "panic"
 	Handled   *bool  // mechanism.handled
+	// Synthetic is mechanism.synthetic: the SDK made the exception up
+	// (its type and value say nothing), e.g. @sentry/node wraps
+	// captureMessage in one to carry a stack trace.
+	Synthetic bool
 	Frames    []Frame
 }
 
@@ -101,6 +105,11 @@ type Frame struct {
 // SessionCounts is what session or sessions items add to one release's
 // health: Started sessions, and of those how many ended crashed, errored
 // or abnormal.
+//
+// As in Relay, Errored counts every session that had an error, the
+// crashed and abnormal ones included, so that session and sessions items
+// add up to the same thing; errored but not crashed is
+// Errored-Crashed-Abnormal.
 type SessionCounts struct {
 	Release     string
 	Environment string
