@@ -496,3 +496,50 @@ func TestFlushReturnsUnderSustainedLoad(t *testing.T) {
 		}
 	}
 }
+
+// An issue that jumps to 50+ events in a minute, ten times its rate of
+// the hour before, is reported as a spike once, not again that hour.
+func TestSpikesAreNoticedOncePerHour(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 21, 10, 0, 30, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	r := newRig(t, errortrack.Options{Now: clock, RateLimit: 1e6}, true)
+	send := func(n int) {
+		for range n {
+			if resp := r.post(r.envelopePath(), envelope([2]string{"event", string(event("E", "boom", "f", "shop@1"))}), r.auth()); resp.StatusCode != 200 {
+				t.Fatalf("send: %d", resp.StatusCode)
+			}
+		}
+		r.issues() // flush
+	}
+	spikes := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		n := 0
+		for _, no := range r.notices {
+			if no.Kind == errortrack.NoticeSpike {
+				n++
+			}
+		}
+		return n
+	}
+	// 10 a minute for half an hour: the normal rate.
+	for m := range 30 {
+		set(time.Date(2026, 11, 21, 10, m, 30, 0, time.UTC))
+		send(10)
+	}
+	if n := spikes(); n != 0 {
+		t.Fatalf("steady rate spiked %d times", n)
+	}
+	set(time.Date(2026, 11, 21, 10, 30, 30, 0, time.UTC))
+	send(60) // the hour before averaged 300/60 = 5 a minute: 60 is over 50 and over 10x
+	if n := spikes(); n != 1 {
+		t.Fatalf("burst: %d spike notices, want 1", n)
+	}
+	set(time.Date(2026, 11, 21, 10, 31, 30, 0, time.UTC))
+	send(200)
+	if n := spikes(); n != 1 {
+		t.Fatalf("second burst within the hour: %d spike notices, want still 1", n)
+	}
+}
