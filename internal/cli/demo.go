@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -106,7 +107,7 @@ func runDemo(ctx context.Context, g *globals, listen, proxyListen string, keep b
 	if err != nil {
 		return err
 	}
-	d := &demo{g: g, c: api.NewClient("http://"+rs.addr, token), proxyAddr: proxyListen, work: work, app: app, steps: 5}
+	d := &demo{g: g, c: api.NewClient("http://"+rs.addr, token), proxyAddr: proxyListen, work: work, app: app, steps: 6}
 
 	load := newLoad(proxyListen, app.Environments["production"].Host)
 	err = d.run(ctx, load)
@@ -126,6 +127,7 @@ func runDemo(ctx context.Context, g *globals, listen, proxyListen string, keep b
 	if keep && err == nil {
 		fmt.Fprintf(g.stdout, "\nEverything keeps running (Ctrl-C to stop). Try:\n  export SLIPWAY_SERVER=http://%s SLIPWAY_DATA=%s\n"+
 			"  go run ./cmd/slipway status hello --env production\n  go run ./cmd/slipway releases hello --env production\n"+
+			"  go run ./cmd/slipway errors list hello --env production\n"+
 			"  curl -H 'Host: %s' http://%s/\n", rs.addr, dataDir, app.Environments["production"].Host, proxyListen)
 		<-ctx.Done()
 	}
@@ -176,9 +178,38 @@ func (d *demo) run(ctx context.Context, load *load) error {
 	}); err != nil {
 		return err
 	}
-	return d.do(ctx, "undo: slipway rollback hello --env production", prod, "v1", true, func() (store.Rollout, error) {
+	if err := d.do(ctx, "undo: slipway rollback hello --env production", prod, "v1", true, func() (store.Rollout, error) {
 		return d.c.Rollback(ctx, "hello", "production", 0)
+	}); err != nil {
+		return err
+	}
+	return d.do(ctx, "canary v3 raises a new error: aborted", prod, "v1", false, func() (store.Rollout, error) {
+		return d.deployWithError(ctx)
 	})
+}
+
+// deployWithError deploys v3 to production as a canary whose instances
+// report a new kind of error through the Sentry SDK (while answering every
+// request): the error tracker's judge aborts it, naming the issue.
+func (d *demo) deployWithError(ctx context.Context) (store.Rollout, error) {
+	app := d.app
+	app.Environments = maps.Clone(d.app.Environments)
+	prod := app.Environments["production"]
+	prod.Config = maps.Clone(prod.Config)
+	if prod.Config == nil {
+		prod.Config = map[string]string{}
+	}
+	prod.Config["HELLO_ERROR_RATE"], prod.Config["HELLO_ERROR_KIND"] = "0.2", "checkout"
+	weight := 50
+	prod.Rollout = spec.Rollout{Strategy: spec.StrategyCanary,
+		Steps:    []spec.Step{{Weight: &weight}, {Analysis: spec.Duration(30 * time.Second)}},
+		Analysis: spec.Analysis{Interval: spec.Duration(250 * time.Millisecond), MinRequests: 20}}
+	app.Environments["production"] = prod
+	src := "package main\n\nconst version = \"v3\"\n\nconst healthy = true\n"
+	if err := os.WriteFile(filepath.Join(d.work, "release.go"), []byte(src), 0o644); err != nil {
+		return store.Rollout{}, err
+	}
+	return deploy(ctx, d.c, app, d.work, "production", io.Discard)
 }
 
 // do runs one step, waits for its rollout, checks the outcome and what the
@@ -200,7 +231,7 @@ func (d *demo) do(ctx context.Context, name, host, wantVersion string, wantSucce
 	switch {
 	case wantSuccess && ro.State != store.RolloutSucceeded:
 		mark, note = "✗", "expected success, got "+ro.State+": "+ro.Reason
-	case !wantSuccess && ro.State != store.RolloutFailed:
+	case !wantSuccess && ro.State != store.RolloutFailed && ro.State != store.RolloutAborted:
 		mark, note = "✗", "expected the deploy to fail, got "+ro.State
 	case gerr != nil:
 		mark, note = "✗", "request through the proxy failed: "+gerr.Error()
