@@ -354,3 +354,70 @@ func TestTriggersWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// A push to main whose run is cut off by the server dying (kill -9) still
+// deploys to staging: the next server queues the run again and, once it
+// passes, deploys it. A deploy whose rollout was under way when the server
+// died gets its outcome recorded on the run by the next server.
+func TestTriggersSurviveRestart(t *testing.T) {
+	e := newEnv(t)
+	repo := newGitRepo(t)
+	sp := triggerSpec(t, repo.dir, "300ms")
+	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	e.applySource(sp)
+
+	// c2's test stage waits for a file the test makes once the server
+	// has died and come back.
+	gate := filepath.Join(t.TempDir(), "gate")
+	gated := strings.Replace(sp, "    - name: build\n", "        - name: gate\n          run: while [ ! -e "+gate+" ]; do sleep 0.1; done\n    - name: build\n", 1)
+	if gated == sp {
+		t.Fatal("could not add the gate step to the spec")
+	}
+	c2 := repo.commit("v2, gated", map[string]string{"slipway.yaml": gated, "release.go": releaseGo("v2")})
+	var id int64
+	e.eventually("main's run to reach the gate", 60*time.Second, func() bool {
+		for _, r := range e.runsOf() {
+			if r.Revision == c2 {
+				id = r.ID
+				return strings.Contains(stepStates(e.runJSON(r.ID)), "test/gate:running")
+			}
+		}
+		return false
+	})
+	e.stopServer(syscall.SIGKILL)
+	e.startServer()
+	e.eventually("the cut-off run to run again", 60*time.Second, func() bool {
+		return strings.Contains(stepStates(e.runJSON(id)), "test/gate:running")
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := e.waitRun("main after the restart", func(r store.Run) bool { return r.ID == id }, "deployed to staging")
+	if run.State != store.RunSucceeded || run.Commit != c2 || run.Trigger != store.TriggerPoll {
+		t.Fatalf("run after the restart = %+v", run)
+	}
+	e.mustServe(stagingHost, "v2")
+	if runs := e.runsOf(); len(runs) != 1 {
+		t.Fatalf("the push made %d runs, want its one run", len(runs))
+	}
+	if ev := findEvent(e.audit(100), "system", "run.requeued", fmt.Sprintf("run %d", id), store.OutcomeOK); ev == nil || !strings.Contains(ev.Detail, "restart") {
+		t.Fatalf("the requeue is not in the audit log: %+v", ev)
+	}
+
+	// c3 moves staging to manual promotion, so its rollout waits (the
+	// run's result says it is deploying) until the server dies; the next
+	// server fails that rollout (it never switched) and the run says so.
+	manual := strings.Replace(sp, "    host: hello.staging.localhost\n", "    host: hello.staging.localhost\n    rollout:\n      promotion: manual\n", 1)
+	if manual == sp {
+		t.Fatal("could not make staging's promotion manual")
+	}
+	c3 := repo.commit("v3, promoted by hand", map[string]string{"slipway.yaml": manual, "release.go": releaseGo("v3")})
+	waiting := e.waitRun("c3", func(r store.Run) bool { return r.Revision == c3 }, "deploying to staging: rollout")
+	e.stopServer(syscall.SIGKILL)
+	e.startServer()
+	done := e.waitRun("c3 after the restart", func(r store.Run) bool { return r.ID == waiting.ID }, "deploy to staging failed")
+	if !strings.Contains(done.TriggerResult, "before traffic was switched") {
+		t.Fatalf("c3's result after the restart: %q", done.TriggerResult)
+	}
+	e.mustServe(stagingHost, "v2")
+}

@@ -51,12 +51,13 @@ type triggers struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per app (polls, webhooks) and per app/env (deliveries)
+	busy  map[int64]bool         // runs whose end is being acted on (triggers_resume.go)
 	next  map[string]time.Time   // when each app is polled next; the loop's alone
 }
 
 func newTriggers(cp *ControlPlane) *triggers {
 	return &triggers{cp: cp, log: cp.log, list: pipeline.ListRefs, kick: make(chan struct{}, 1),
-		locks: map[string]*sync.Mutex{}, next: map[string]time.Time{}}
+		locks: map[string]*sync.Mutex{}, busy: map[int64]bool{}, next: map[string]time.Time{}}
 }
 
 // lock returns the mutex of key, made on first use.
@@ -71,8 +72,10 @@ func (t *triggers) lock(key string) *sync.Mutex {
 	return m
 }
 
-// start runs the poll loop until the control plane closes.
+// start acts on the ends of runs an earlier process did not finish acting
+// on (resume), then runs the poll loop until the control plane closes.
 func (t *triggers) start() {
+	t.resume(t.cp.ctx)
 	t.cp.wg.Add(1)
 	go func() {
 		defer t.cp.wg.Done()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/api"
@@ -25,14 +26,33 @@ const (
 )
 
 // runFinished is registered with OnRunFinished: it acts on the ended run
-// if a push started it.
+// if a push started it, unless that was done already (resume got there
+// first). When ctx ends (a shutdown) before anything was started, no
+// result is recorded: the next start acts on the run.
 func (t *triggers) runFinished(ctx context.Context, run store.Run) {
+	if !t.acting(run.ID) {
+		return // resume has it
+	}
+	defer t.done(run.ID)
 	tr, err := t.cp.store.TriggerRunOf(ctx, run.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return
 	}
 	if err != nil {
-		t.log.Error("read the trigger of a run", "run", run.ID, "err", err)
+		if ctx.Err() == nil {
+			t.log.Error("read the trigger of a run", "run", run.ID, "err", err)
+		}
+		return
+	}
+	if tr.Result == "" {
+		t.act(ctx, run, tr)
+	}
+}
+
+// act carries out what the rule of run's push says (tr.Action). The
+// caller holds acting(run.ID).
+func (t *triggers) act(ctx context.Context, run store.Run, tr store.TriggerRun) {
+	if ctx.Err() != nil {
 		return
 	}
 	var a trigger.Action
@@ -53,6 +73,9 @@ func (t *triggers) runFinished(ctx context.Context, run store.Run) {
 	case a.Candidate != "":
 		c, err := t.cp.store.AddCandidate(ctx, store.Candidate{App: run.App, Env: a.Candidate, Ref: a.Name, Commit: run.Commit,
 			Artifact: run.Artifact, Run: run.ID}, triggerActor)
+		if err != nil && ctx.Err() != nil {
+			return // shutting down: the next start records it
+		}
 		if err != nil {
 			log.Error("record a candidate", "err", err)
 			t.result(ctx, run, "candidate not recorded: "+err.Error(), false, store.Entry{})
@@ -86,6 +109,10 @@ func (t *triggers) deliver(ctx context.Context, run store.Run, env string, start
 		return
 	}
 	ro, err := t.startRollout(ctx, run.App, env, start)
+	if err != nil && ctx.Err() != nil {
+		t.log.Info("shutting down before a triggered run was deployed; the next start deploys it", "run", run.ID, "app", run.App, "env", env)
+		return
+	}
 	if err != nil {
 		entry.Outcome, entry.Detail = store.OutcomeFailed, fmt.Sprintf("run %d: %v", run.ID, err)
 		if errors.Is(err, api.ErrForbidden) {
@@ -95,7 +122,36 @@ func (t *triggers) deliver(ctx context.Context, run store.Run, env string, start
 		t.result(ctx, run, fmt.Sprintf("deploy to %s refused: %v", env, err), false, entry)
 		return
 	}
-	t.result(ctx, run, fmt.Sprintf("deploying to %s: rollout %d to release %d", env, ro.ID, ro.ToRelease), false, store.Entry{})
+	t.result(ctx, run, deploying(env, ro), false, store.Entry{})
+	t.watch(ctx, run, env, ro)
+}
+
+// deployingPrefix begins the result a delivery records while its rollout
+// runs (deploying): a run whose result still says so after a restart has
+// its rollout watched to the end again (resume).
+const deployingPrefix = "deploying to "
+
+func deploying(env string, ro store.Rollout) string {
+	return fmt.Sprintf("%s%s: rollout %d to release %d", deployingPrefix, env, ro.ID, ro.ToRelease)
+}
+
+// deployingRollout is the rollout a deploying result names.
+func deployingRollout(result string) (int64, bool) {
+	_, rest, ok := strings.Cut(result, ": rollout ")
+	var id int64
+	if !ok || !strings.HasPrefix(result, deployingPrefix) {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(rest, "%d", &id); err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}
+
+// watch waits for rollout ro, which delivers run's artifact to env, to
+// end, and records the result.
+func (t *triggers) watch(ctx context.Context, run store.Run, env string, ro store.Rollout) {
+	entry := store.Entry{Actor: triggerActor, Action: "trigger.deploy", App: run.App, Env: env}
 	final, err := t.waitRollout(ctx, ro.ID)
 	switch {
 	case err != nil:

@@ -126,3 +126,24 @@ func TestDeliveryOf(t *testing.T) {
 		t.Errorf("deliveryOf with GitHub's header = %q", got)
 	}
 }
+
+// A delivery's result while its rollout runs names the rollout, so that
+// the next start can watch it to its end.
+func TestDeployingRollout(t *testing.T) {
+	ro := store.Rollout{ID: 9, ToRelease: 7}
+	for _, tt := range []struct {
+		result string
+		want   int64
+	}{
+		{deploying("staging", ro), 9},
+		{deploying("preview-feature-x", ro) + " (stopped watching it: control plane shutting down)", 9},
+		{"deployed to staging as release 7 (rollout 9)", 0},
+		{"deploy to staging failed: rollout 9 failed: boom", 0},
+		{"deploying to staging: rollout x", 0},
+		{"", 0},
+	} {
+		if got, ok := deployingRollout(tt.result); got != tt.want || ok != (tt.want > 0) {
+			t.Errorf("deployingRollout(%q) = %d, %v; want %d", tt.result, got, ok, tt.want)
+		}
+	}
+}

@@ -217,6 +217,31 @@ func (s *Store) TriggerRunOf(ctx context.Context, id int64) (TriggerRun, error) 
 	return tr, err
 }
 
+// UnfinishedTriggerRuns returns the runs pushes started that have ended
+// but whose follow-up was never recorded as done: no result yet, or, not
+// delivered, a result beginning with midway (what a delivery records
+// while it waits for its rollout). Oldest first.
+func (s *Store) UnfinishedTriggerRuns(ctx context.Context, midway string) ([]TriggerRun, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT tr.run_id, tr.app, tr.ref, tr.action, tr.target, tr.result FROM trigger_runs tr JOIN runs r ON r.id = tr.run_id
+		WHERE r.state IN (?, ?, ?) AND (tr.result = '' OR (tr.delivered = 0 AND substr(tr.result, 1, ?) = ?)) ORDER BY tr.run_id`,
+		RunSucceeded, RunFailed, RunCancelled, len(midway), midway)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TriggerRun
+	for rows.Next() {
+		var tr TriggerRun
+		var action string
+		if err := rows.Scan(&tr.RunID, &tr.App, &tr.Ref, &action, &tr.Target, &tr.Result); err != nil {
+			return nil, err
+		}
+		tr.Action = []byte(action)
+		out = append(out, tr)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) triggerResult(ctx context.Context, id int64) (string, error) {
 	var r string
 	err := s.db.QueryRowContext(ctx, `SELECT result FROM trigger_runs WHERE run_id = ?`, id).Scan(&r)
