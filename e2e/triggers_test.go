@@ -247,7 +247,7 @@ func TestTriggersWebhooks(t *testing.T) {
 	e := newEnv(t)
 	repo := newGitRepo(t)
 	sp := triggerSpec(t, repo.dir, "1h")
-	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	c1 := repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
 	e.applySource(sp)
 
 	var info struct{ URL, Secret string }
@@ -259,7 +259,7 @@ func TestTriggersWebhooks(t *testing.T) {
 	}
 
 	c2 := repo.commit("v2", map[string]string{"release.go": releaseGo("v2")})
-	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":%q,"repository":{"full_name":"acme/hello"}}`, c2))
+	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","before":%q,"after":%q,"repository":{"full_name":"acme/hello"}}`, c1, c2))
 	github := func(secret string) map[string]string {
 		return map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": "sha256=" + sign(body, secret)}
 	}
@@ -303,6 +303,28 @@ func TestTriggersWebhooks(t *testing.T) {
 		t.Fatalf("repeated push: %d %s", code, resp)
 	}
 	e.waitRun("the webhook push", func(r store.Run) bool { return r.ID == run.ID }, "deployed to staging")
+	e.mustServe(stagingHost, "v2")
+
+	// An older delivery arriving now (main's creation at c1, redelivered
+	// or replayed) does not take staging back to v1: it does not start
+	// from where main is, so the repository is polled instead, and it
+	// says main is at c2 already.
+	polled := e.sourceStatus().PolledAt
+	stale := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":%q}`, c1))
+	code, resp = e.hook("hello", stale, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-0", "X-Hub-Signature-256": "sha256=" + sign(stale, info.Secret)})
+	if code != 202 || !strings.Contains(resp, "out of order") || strings.Contains(resp, `"run"`) {
+		t.Fatalf("stale push: %d %s", code, resp)
+	}
+	e.eventually("the poll the stale push asked for", 20*time.Second, func() bool {
+		st := e.sourceStatus()
+		return st.PolledAt != nil && (polled == nil || st.PolledAt.After(*polled))
+	})
+	if runs := e.runsOf(); len(runs) != 1 {
+		t.Fatalf("the stale push started runs: %+v", runs)
+	}
+	if st := e.sourceStatus(); st.Refs["refs/heads/main"] != c2 {
+		t.Fatalf("main is seen at %s after the stale push, want %s", st.Refs["refs/heads/main"], c2)
+	}
 	e.mustServe(stagingHost, "v2")
 
 	// Gitea's signature header works too.

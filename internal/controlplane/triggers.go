@@ -52,12 +52,13 @@ type triggers struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per app (polls, webhooks) and per app/env (deliveries)
 	busy  map[int64]bool         // runs whose end is being acted on (triggers_resume.go)
+	soon  map[string]bool        // apps to poll at once, whatever their interval
 	next  map[string]time.Time   // when each app is polled next; the loop's alone
 }
 
 func newTriggers(cp *ControlPlane) *triggers {
 	return &triggers{cp: cp, log: cp.log, list: pipeline.ListRefs, kick: make(chan struct{}, 1),
-		locks: map[string]*sync.Mutex{}, busy: map[int64]bool{}, next: map[string]time.Time{}}
+		locks: map[string]*sync.Mutex{}, busy: map[int64]bool{}, soon: map[string]bool{}, next: map[string]time.Time{}}
 }
 
 // lock returns the mutex of key, made on first use.
@@ -100,6 +101,24 @@ func (t *triggers) poke() {
 	}
 }
 
+// pollSoon has the loop poll app at once.
+func (t *triggers) pollSoon(app string) {
+	t.mu.Lock()
+	t.soon[app] = true
+	t.mu.Unlock()
+	t.poke()
+}
+
+// takeSoon reports whether app was asked to be polled at once, and
+// forgets the request.
+func (t *triggers) takeSoon(app string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	soon := t.soon[app]
+	delete(t.soon, app)
+	return soon
+}
+
 // pollDue polls every app whose turn has come and returns how long the
 // loop may sleep before the next one is due.
 func (t *triggers) pollDue(ctx context.Context) time.Duration {
@@ -122,7 +141,7 @@ func (t *triggers) pollDue(ctx context.Context) time.Duration {
 		}
 		seen[name] = true
 		due, ok := t.next[name]
-		if !ok || !time.Now().Before(due) {
+		if soon := t.takeSoon(name); soon || !ok || !time.Now().Before(due) {
 			if _, err := t.poll(ctx, app); err != nil && ctx.Err() == nil {
 				t.log.Warn("poll repository", "app", name, "err", err)
 			}
@@ -502,9 +521,25 @@ func (t *triggers) push(ctx context.Context, app spec.App, p trigger.Push, deliv
 		what = "push deleting " + p.Ref
 	}
 	old, known := st.Refs[p.Ref]
-	if (p.Deleted && !known) || (!p.Deleted && old == p.Commit) {
+	switch trigger.Ordering(p, old, known) {
+	case trigger.AlreadySeen:
 		ev.Did = "already seen"
 		t.accepted(ctx, app.Name, delivery, what+": already seen")
+		return ev, nil
+	case trigger.OutOfOrder:
+		// Acting on it could build and deploy an older commit than the
+		// one seen (a redelivery, a replay): ask the repository instead.
+		here := "not seen here"
+		if known {
+			here = "seen here at " + shortHash(old)
+		}
+		from := "from an unknown commit"
+		if p.Before != "" {
+			from = "from " + shortHash(p.Before)
+		}
+		ev.Did = fmt.Sprintf("out of order (%s; the push moves it %s): polling the repository instead", here, from)
+		t.accepted(ctx, app.Name, delivery, what+": "+ev.Did)
+		t.pollSoon(app.Name)
 		return ev, nil
 	}
 	pl := plan(app.Name, *app.Source, []trigger.Update{{Ref: p.Ref, Commit: p.Commit, Deleted: p.Deleted}}, store.TriggerWebhook)
