@@ -315,9 +315,13 @@ func (t *triggers) teardown(ctx context.Context, app, env, branch string) {
 		log.Error("preview not torn down", "err", err)
 		return
 	}
-	err = t.cp.store.RemovePreview(ctx, app, env, triggerActor, fmt.Sprintf("branch %s deleted", branch))
+	err = t.cp.store.RemovePreview(ctx, app, env, branch, triggerActor, fmt.Sprintf("branch %s deleted", branch))
 	if errors.Is(err, store.ErrNotPreview) {
 		log.Info("branch deleted; it had no preview to tear down")
+		return
+	}
+	if errors.Is(err, store.ErrPreviewTaken) {
+		log.Info("branch deleted; its preview's name is another branch's preview, which stays", "err", err)
 		return
 	}
 	if err != nil {

@@ -440,20 +440,45 @@ func (s *Store) Previews(ctx context.Context, app string) (map[string]Preview, e
 // that no trigger made.
 var ErrNotPreview = errors.New("not a preview environment")
 
-// PutPreview creates or updates the preview environment p.Env of p.App:
-// env is added to (or replaces its entry in) the app's stored spec, in
-// one transaction with the environment's row and its audit event. It
-// refuses to take over an environment of slipway.yaml, or a host another
-// app routes.
+// ErrPreviewTaken is returned when a branch's preview environment has the
+// name of another branch's preview (the names are the branches made
+// DNS-safe, so feature/x and feature-x give the same one).
+var ErrPreviewTaken = errors.New("the preview environment belongs to another branch")
+
+// previewBranch returns the branch whose preview env is, "" if env is no
+// preview.
+func previewBranch(ctx context.Context, tx *sql.Tx, app, env string) (string, error) {
+	var branch string
+	err := tx.QueryRowContext(ctx, `SELECT branch FROM previews WHERE app = ? AND env = ?`, app, env).Scan(&branch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return branch, err
+}
+
+// PutPreview creates or updates the preview environment p.Env of p.App
+// for branch p.Branch: env is added to (or replaces its entry in) the
+// app's stored spec, in one transaction with the environment's row and
+// its audit event. It refuses to take over an environment of
+// slipway.yaml, another branch's preview (ErrPreviewTaken), or a host
+// another app routes.
 func (s *Store) PutPreview(ctx context.Context, p Preview, env spec.Environment, actor string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		app, err := appTx(ctx, tx, p.App)
 		if err != nil {
 			return err
 		}
-		var known int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM previews WHERE app = ? AND env = ?`, p.App, p.Env).Scan(&known); err != nil {
+		owner, err := previewBranch(ctx, tx, p.App, p.Env)
+		if err != nil {
 			return err
+		}
+		if owner != "" && owner != p.Branch {
+			return fmt.Errorf("environment %s of %s is the preview of branch %s, and branch %s would get the same name: %w; rename one of the branches",
+				p.Env, p.App, owner, p.Branch, ErrPreviewTaken)
+		}
+		known := 0
+		if owner != "" {
+			known = 1
 		}
 		if _, exists := app.Environments[p.Env]; exists && known == 0 {
 			return fmt.Errorf("environment %s of %s is in slipway.yaml: %w; rename it, since preview-* names are for branch previews", p.Env, p.App, ErrNotPreview)
@@ -494,19 +519,23 @@ func (s *Store) PutPreview(ctx context.Context, p Preview, env spec.Environment,
 	})
 }
 
-// RemovePreview takes preview environment env of app down in the store,
-// in one transaction: nothing is live there any more, the environment,
-// its config overrides and its preview record are gone, and it is no
-// longer in the app's stored spec. The caller stops its instances. It
-// refuses while a rollout runs there.
-func (s *Store) RemovePreview(ctx context.Context, app, env, actor, why string) error {
+// RemovePreview takes preview environment env of app, branch's preview,
+// down in the store, in one transaction: nothing is live there any more,
+// the environment, its config overrides and its preview record are gone,
+// and it is no longer in the app's stored spec. The caller stops its
+// instances. It refuses while a rollout runs there, and when env is not a
+// preview (ErrNotPreview) or another branch's (ErrPreviewTaken).
+func (s *Store) RemovePreview(ctx context.Context, app, env, branch, actor, why string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var known int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM previews WHERE app = ? AND env = ?`, app, env).Scan(&known); err != nil {
+		owner, err := previewBranch(ctx, tx, app, env)
+		if err != nil {
 			return err
 		}
-		if known == 0 {
+		if owner == "" {
 			return fmt.Errorf("environment %s of %s: %w", env, app, ErrNotPreview)
+		}
+		if owner != branch {
+			return fmt.Errorf("environment %s of %s is the preview of branch %s, not %s: %w", env, app, owner, branch, ErrPreviewTaken)
 		}
 		if ro, err := runningRollout(ctx, tx, app, env); err == nil {
 			return &ConflictError{Running: ro}
