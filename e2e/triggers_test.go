@@ -443,3 +443,46 @@ func TestTriggersSurviveRestart(t *testing.T) {
 	}
 	e.mustServe(stagingHost, "v2")
 }
+
+// A preview whose teardown did not finish is torn down by a later poll:
+// here the branch is deleted while the preview's first rollout waits for a
+// manual promotion (the teardown waits for it) and the server stops; the
+// next server tears the preview down although the deletion was already
+// recorded.
+func TestTriggersPreviewTeardownFinishesAfterShutdown(t *testing.T) {
+	e := newEnv(t)
+	repo := newGitRepo(t)
+	sp := strings.Replace(triggerSpec(t, repo.dir, "300ms"), "    host: hello.staging.localhost\n", "    host: hello.staging.localhost\n    rollout:\n      promotion: manual\n", 1)
+	if !strings.Contains(sp, "promotion: manual") {
+		t.Fatal("could not make staging's promotion manual")
+	}
+	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	e.applySource(sp)
+
+	repo.git("checkout", "-q", "--detach")
+	cx := repo.commit("feature x", map[string]string{"release.go": releaseGo("feature-x")})
+	repo.git("checkout", "-q", "-b", "feature/x")
+	e.waitRun("feature/x", func(r store.Run) bool { return r.Branch == "feature/x" && (r.Commit == cx || r.Revision == cx) }, "deploying to preview-feature-x")
+	if st := e.sourceStatus(); len(st.Previews) != 1 {
+		t.Fatalf("previews while the first rollout waits: %+v", st.Previews)
+	}
+
+	repo.git("checkout", "-q", "main")
+	repo.git("branch", "-D", "feature/x")
+	e.eventually("the deletion to be seen", 20*time.Second, func() bool {
+		_, ok := e.sourceStatus().Refs["refs/heads/feature/x"]
+		return !ok
+	})
+	e.stopServer(syscall.SIGTERM)
+	e.startServer()
+	e.eventually("the preview to be torn down", 30*time.Second, func() bool { return len(e.sourceStatus().Previews) == 0 })
+	if all := e.ok("status"); strings.Contains(all, "preview-feature-x") {
+		t.Fatalf("status still lists the preview:\n%s", all)
+	}
+	if _, err := e.get(previewHost); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Fatalf("the preview host after the teardown: %v", err)
+	}
+	if audit := e.ok("audit", "list", "--app", "hello", "--limit", "200"); !strings.Contains(audit, "preview.teardown") {
+		t.Fatalf("audit log lacks the teardown:\n%s", audit)
+	}
+}

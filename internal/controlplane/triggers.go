@@ -49,16 +49,18 @@ type triggers struct {
 	list func(ctx context.Context, repo string) (map[string]string, error)
 	kick chan struct{}
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per app (polls, webhooks) and per app/env (deliveries)
-	busy  map[int64]bool         // runs whose end is being acted on (triggers_resume.go)
-	soon  map[string]bool        // apps to poll at once, whatever their interval
-	next  map[string]time.Time   // when each app is polled next; the loop's alone
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex // per app (polls, webhooks) and per app/env (deliveries)
+	busy    map[int64]bool         // runs whose end is being acted on (triggers_resume.go)
+	soon    map[string]bool        // apps to poll at once, whatever their interval
+	tearing map[string]bool        // app/env of previews being torn down
+	next    map[string]time.Time   // when each app is polled next; the loop's alone
 }
 
 func newTriggers(cp *ControlPlane) *triggers {
 	return &triggers{cp: cp, log: cp.log, list: pipeline.ListRefs, kick: make(chan struct{}, 1),
-		locks: map[string]*sync.Mutex{}, busy: map[int64]bool{}, soon: map[string]bool{}, next: map[string]time.Time{}}
+		locks: map[string]*sync.Mutex{}, busy: map[int64]bool{}, soon: map[string]bool{},
+		tearing: map[string]bool{}, next: map[string]time.Time{}}
 }
 
 // lock returns the mutex of key, made on first use.
@@ -210,6 +212,7 @@ func (t *triggers) poll(ctx context.Context, app spec.App) (api.SyncResult, erro
 		return res, err
 	}
 	res.Events = t.started(app.Name, p, runs)
+	t.teardownGone(ctx, app.Name, refs)
 	return res, nil
 }
 

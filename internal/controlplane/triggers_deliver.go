@@ -286,13 +286,48 @@ func previewEnv(atCommit, stored spec.App, branch string) (spec.Environment, err
 }
 
 // goTeardown tears down a preview in a goroutine of the control plane: it
-// may wait for a rollout there to end.
+// may wait for a rollout there to end. A teardown of the same preview
+// already under way is left to finish.
 func (t *triggers) goTeardown(app, env, branch string) {
+	key := app + "/" + env
+	t.mu.Lock()
+	if t.tearing[key] {
+		t.mu.Unlock()
+		return
+	}
+	t.tearing[key] = true
+	t.mu.Unlock()
 	t.cp.wg.Add(1)
 	go func() {
 		defer t.cp.wg.Done()
+		defer func() {
+			t.mu.Lock()
+			delete(t.tearing, key)
+			t.mu.Unlock()
+		}()
 		t.teardown(t.cp.ctx, app, env, branch)
 	}()
+}
+
+// teardownGone tears down the previews of app whose branch is not among
+// refs (the repository's refs, as just listed). Deleting a branch tears
+// its preview down at once; this catches every teardown that did not
+// finish (a shutdown or a crash in the middle, a rollout there that
+// never ended, an error), at the next poll.
+func (t *triggers) teardownGone(ctx context.Context, app string, refs map[string]string) {
+	pv, err := t.cp.store.Previews(ctx, app)
+	if err != nil {
+		if ctx.Err() == nil {
+			t.log.Error("list previews to tear down", "app", app, "err", err)
+		}
+		return
+	}
+	for _, env := range sortedNames(pv) {
+		if _, ok := refs["refs/heads/"+pv[env].Branch]; !ok {
+			t.log.Info("tearing down a preview whose branch is gone", "app", app, "env", env, "branch", pv[env].Branch)
+			t.goTeardown(app, env, pv[env].Branch)
+		}
+	}
 }
 
 // teardown removes a branch's preview: once no rollout runs there, the
