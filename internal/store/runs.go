@@ -357,13 +357,20 @@ func (s *Store) RequeueRun(ctx context.Context, id int64, why string, limit int)
 	return n, err
 }
 
-// redactRepo hides the password of a repository URL: the audit log never
-// holds one.
+// redactRepo hides the credential of a repository URL (the password, or
+// over HTTP(S) a user name given without one: a token) as
+// pipeline.Redacted does: the audit log never holds one.
 func redactRepo(repo string) string {
-	if u, err := url.Parse(repo); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			return u.Redacted()
-		}
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("xxxxx")
+		return u.String()
 	}
 	return repo
 }

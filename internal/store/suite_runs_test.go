@@ -239,6 +239,16 @@ func testRunQueueAndList(t *testing.T, s *store.Store) {
 	if len(ev) != 1 || strings.Contains(ev[0].Detail, "s3cret") || !strings.Contains(ev[0].Detail, "bob:xxxxx@") {
 		t.Errorf("run.start event = %+v; the password must not reach the audit log", ev)
 	}
+	// A token written as the user name (https://TOKEN@host/...) is a
+	// credential too.
+	if _, err := s.CreateRun(ctx, store.NewRun{App: "hello", Repo: "https://ghp_t0ken@github.com/acme/hello.git", Revision: "main",
+		Trigger: store.TriggerWebhook, Actor: "trigger"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = s.Events(ctx, 1)
+	if len(ev) != 1 || strings.Contains(ev[0].Detail, "ghp_t0ken") || !strings.Contains(ev[0].Detail, "https://xxxxx@github.com/acme/hello.git") {
+		t.Errorf("run.start event = %+v; the token must not reach the audit log", ev)
+	}
 }
 
 func testRunRequeue(t *testing.T, s *store.Store) {
