@@ -486,3 +486,33 @@ func TestTriggersPreviewTeardownFinishesAfterShutdown(t *testing.T) {
 		t.Fatalf("audit log lacks the teardown:\n%s", audit)
 	}
 }
+
+// A push cannot loosen promotion rules: main's slipway.yaml dropping
+// production's requires_from is not applied (nor deployed), since whoever
+// can push would then reach production past staging.
+func TestTriggersPushCannotLoosenPromotionRules(t *testing.T) {
+	e := newEnv(t)
+	repo := newGitRepo(t)
+	sp := triggerSpec(t, repo.dir, "300ms")
+	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	e.applySource(sp)
+
+	loose := strings.Replace(sp, "    requires_from: staging\n", "", 1)
+	if loose == sp {
+		t.Fatal("could not drop production's requires_from")
+	}
+	c2 := repo.commit("production without requires_from", map[string]string{"slipway.yaml": loose, "release.go": releaseGo("v2")})
+	run := e.waitRun("main", func(r store.Run) bool { return r.Revision == c2 }, "deploy to staging refused")
+	if !strings.Contains(run.TriggerResult, "environments.production.requires_from staging → none") || !strings.Contains(run.TriggerResult, "slipway apply") {
+		t.Fatalf("result of the loosening push: %q", run.TriggerResult)
+	}
+	if out := e.ok("plan", "-f", "slipway.yaml"); !strings.Contains(out, "No changes.") {
+		t.Fatalf("the stored spec changed with the refused push:\n%s", out)
+	}
+	if _, err := e.get(stagingHost); err == nil {
+		t.Fatal("staging serves the refused push")
+	}
+	if ev := findEvent(e.audit(50), "trigger", "trigger.deploy", "hello/staging", store.OutcomeDenied); ev == nil || !strings.Contains(ev.Detail, "requires_from") {
+		t.Fatalf("the refusal is not audited as denied: %+v", ev)
+	}
+}
