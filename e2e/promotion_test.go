@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -116,6 +119,74 @@ func TestPromotionNeedsApproval(t *testing.T) {
 	e.mustServe(prodHost, "v1")
 	if _, errOut, code := e.runAs(bob, "approve", "hello", "1"); code != 1 || !strings.Contains(errOut, "not pending") {
 		t.Fatalf("approving twice: exit %d %q", code, errOut)
+	}
+}
+
+// A promotion waiting for approval expires after the environment's
+// approval_ttl: approving it then is refused with a message that says it
+// expired and how to ask again, the listing shows it expired, and
+// production never receives anything.
+func TestPromotionApprovalExpires(t *testing.T) {
+	e := newEnv(t)
+	e.writeFullSpec("", "requires_from: staging\napprovals: 1\napproval_ttl: 1s\n")
+	alice := e.addUser("alice", "approver")
+	bob := e.addUser("bob", "approver")
+	e.setVersion("v1", true)
+	e.okAs(alice, "deploy", "-f", "slipway.yaml", "--env", "staging")
+
+	var p store.Promotion
+	if err := json.Unmarshal([]byte(e.okAs(alice, "promote", "hello", "--from", "staging", "--to", "production", "--json")), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.State != store.PromotionPending || p.Needed != 1 {
+		t.Fatalf("promotion needing approval = %+v", p)
+	}
+	if ttl := p.ExpiresAt.Sub(p.RequestedAt); ttl <= 0 || ttl > time.Second {
+		t.Fatalf("promotion expires %s after it was asked for, want approval_ttl 1s", ttl)
+	}
+	time.Sleep(time.Until(p.ExpiresAt) + 200*time.Millisecond)
+
+	// Approving it now is refused, and says why and what to do: before
+	// anything listed it, and after the listing marked it expired.
+	id := strconv.FormatInt(p.ID, 10)
+	approveExpired := func(when string) {
+		t.Helper()
+		out, errOut, code := e.runAs(bob, "approve", "hello", id)
+		if code != 1 || !strings.Contains(errOut, "promotion "+id+" expired at") || !strings.Contains(errOut, "slipway promote") {
+			t.Fatalf("approving an expired promotion %s: exit %d\nstdout: %s\nstderr: %s", when, code, out, errOut)
+		}
+	}
+	approveExpired("before it was listed")
+	if out := e.okAs(bob, "approvals"); !strings.Contains(out, "No promotions waiting for approval") {
+		t.Fatalf("pending approvals after expiry:\n%s", out)
+	}
+	approveExpired("after it was listed")
+	var all []store.Promotion
+	if err := json.Unmarshal([]byte(e.okAs(bob, "approvals", "--all", "--json")), &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].ID != p.ID || all[0].State != store.PromotionExpired || len(all[0].Approvers) != 0 || all[0].RolloutID != 0 {
+		t.Fatalf("promotions after expiry = %+v", all)
+	}
+	if out := e.okAs(bob, "approvals", "--all"); !strings.Contains(out, "expired") {
+		t.Fatalf("approvals --all does not show the promotion expired:\n%s", out)
+	}
+
+	// Nothing reached production.
+	if rels := releases(t, e, "hello", "production"); len(rels) != 0 {
+		t.Fatalf("an expired promotion deployed: %+v", rels)
+	}
+	if _, err := e.get(prodHost); err == nil {
+		t.Fatal("production serves after its only promotion expired")
+	}
+	evs := e.audit(20)
+	if findEvent(evs, "system", "promotion.expired", "hello/production", store.OutcomeOK) == nil {
+		t.Fatalf("the expiry is not in the audit log: %+v", evs)
+	}
+	for _, ev := range evs {
+		if ev.Action == "promotion.approve" || ev.Action == "promote" {
+			t.Fatalf("an expired promotion was approved or started: %+v", ev)
+		}
 	}
 }
 

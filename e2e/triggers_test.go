@@ -247,7 +247,7 @@ func TestTriggersWebhooks(t *testing.T) {
 	e := newEnv(t)
 	repo := newGitRepo(t)
 	sp := triggerSpec(t, repo.dir, "1h")
-	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	c1 := repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
 	e.applySource(sp)
 
 	var info struct{ URL, Secret string }
@@ -259,7 +259,7 @@ func TestTriggersWebhooks(t *testing.T) {
 	}
 
 	c2 := repo.commit("v2", map[string]string{"release.go": releaseGo("v2")})
-	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":%q,"repository":{"full_name":"acme/hello"}}`, c2))
+	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","before":%q,"after":%q,"repository":{"full_name":"acme/hello"}}`, c1, c2))
 	github := func(secret string) map[string]string {
 		return map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": "sha256=" + sign(body, secret)}
 	}
@@ -303,6 +303,28 @@ func TestTriggersWebhooks(t *testing.T) {
 		t.Fatalf("repeated push: %d %s", code, resp)
 	}
 	e.waitRun("the webhook push", func(r store.Run) bool { return r.ID == run.ID }, "deployed to staging")
+	e.mustServe(stagingHost, "v2")
+
+	// An older delivery arriving now (main's creation at c1, redelivered
+	// or replayed) does not take staging back to v1: it does not start
+	// from where main is, so the repository is polled instead, and it
+	// says main is at c2 already.
+	polled := e.sourceStatus().PolledAt
+	stale := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":%q}`, c1))
+	code, resp = e.hook("hello", stale, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-0", "X-Hub-Signature-256": "sha256=" + sign(stale, info.Secret)})
+	if code != 202 || !strings.Contains(resp, "out of order") || strings.Contains(resp, `"run"`) {
+		t.Fatalf("stale push: %d %s", code, resp)
+	}
+	e.eventually("the poll the stale push asked for", 20*time.Second, func() bool {
+		st := e.sourceStatus()
+		return st.PolledAt != nil && (polled == nil || st.PolledAt.After(*polled))
+	})
+	if runs := e.runsOf(); len(runs) != 1 {
+		t.Fatalf("the stale push started runs: %+v", runs)
+	}
+	if st := e.sourceStatus(); st.Refs["refs/heads/main"] != c2 {
+		t.Fatalf("main is seen at %s after the stale push, want %s", st.Refs["refs/heads/main"], c2)
+	}
 	e.mustServe(stagingHost, "v2")
 
 	// Gitea's signature header works too.
@@ -352,5 +374,145 @@ func TestTriggersWebhooks(t *testing.T) {
 		if strings.Contains(audit, secret) || strings.Contains(e.serverLog.String(), secret) {
 			t.Fatal("a webhook secret is in the audit log or the server log")
 		}
+	}
+}
+
+// A push to main whose run is cut off by the server dying (kill -9) still
+// deploys to staging: the next server queues the run again and, once it
+// passes, deploys it. A deploy whose rollout was under way when the server
+// died gets its outcome recorded on the run by the next server.
+func TestTriggersSurviveRestart(t *testing.T) {
+	e := newEnv(t)
+	repo := newGitRepo(t)
+	sp := triggerSpec(t, repo.dir, "300ms")
+	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	e.applySource(sp)
+
+	// c2's test stage waits for a file the test makes once the server
+	// has died and come back.
+	gate := filepath.Join(t.TempDir(), "gate")
+	gated := strings.Replace(sp, "    - name: build\n", "        - name: gate\n          run: while [ ! -e "+gate+" ]; do sleep 0.1; done\n    - name: build\n", 1)
+	if gated == sp {
+		t.Fatal("could not add the gate step to the spec")
+	}
+	c2 := repo.commit("v2, gated", map[string]string{"slipway.yaml": gated, "release.go": releaseGo("v2")})
+	var id int64
+	e.eventually("main's run to reach the gate", 60*time.Second, func() bool {
+		for _, r := range e.runsOf() {
+			if r.Revision == c2 {
+				id = r.ID
+				return strings.Contains(stepStates(e.runJSON(r.ID)), "test/gate:running")
+			}
+		}
+		return false
+	})
+	e.stopServer(syscall.SIGKILL)
+	e.startServer()
+	e.eventually("the cut-off run to run again", 60*time.Second, func() bool {
+		return strings.Contains(stepStates(e.runJSON(id)), "test/gate:running")
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := e.waitRun("main after the restart", func(r store.Run) bool { return r.ID == id }, "deployed to staging")
+	if run.State != store.RunSucceeded || run.Commit != c2 || run.Trigger != store.TriggerPoll {
+		t.Fatalf("run after the restart = %+v", run)
+	}
+	e.mustServe(stagingHost, "v2")
+	if runs := e.runsOf(); len(runs) != 1 {
+		t.Fatalf("the push made %d runs, want its one run", len(runs))
+	}
+	if ev := findEvent(e.audit(100), "system", "run.requeued", fmt.Sprintf("run %d", id), store.OutcomeOK); ev == nil || !strings.Contains(ev.Detail, "restart") {
+		t.Fatalf("the requeue is not in the audit log: %+v", ev)
+	}
+
+	// c3 moves staging to manual promotion, so its rollout waits (the
+	// run's result says it is deploying) until the server dies; the next
+	// server fails that rollout (it never switched) and the run says so.
+	manual := strings.Replace(sp, "    host: hello.staging.localhost\n", "    host: hello.staging.localhost\n    rollout:\n      promotion: manual\n", 1)
+	if manual == sp {
+		t.Fatal("could not make staging's promotion manual")
+	}
+	c3 := repo.commit("v3, promoted by hand", map[string]string{"slipway.yaml": manual, "release.go": releaseGo("v3")})
+	waiting := e.waitRun("c3", func(r store.Run) bool { return r.Revision == c3 }, "deploying to staging: rollout")
+	e.stopServer(syscall.SIGKILL)
+	e.startServer()
+	done := e.waitRun("c3 after the restart", func(r store.Run) bool { return r.ID == waiting.ID }, "deploy to staging failed")
+	if !strings.Contains(done.TriggerResult, "before traffic was switched") {
+		t.Fatalf("c3's result after the restart: %q", done.TriggerResult)
+	}
+	e.mustServe(stagingHost, "v2")
+}
+
+// A preview whose teardown did not finish is torn down by a later poll:
+// here the branch is deleted while the preview's first rollout waits for a
+// manual promotion (the teardown waits for it) and the server stops; the
+// next server tears the preview down although the deletion was already
+// recorded.
+func TestTriggersPreviewTeardownFinishesAfterShutdown(t *testing.T) {
+	e := newEnv(t)
+	repo := newGitRepo(t)
+	sp := strings.Replace(triggerSpec(t, repo.dir, "300ms"), "    host: hello.staging.localhost\n", "    host: hello.staging.localhost\n    rollout:\n      promotion: manual\n", 1)
+	if !strings.Contains(sp, "promotion: manual") {
+		t.Fatal("could not make staging's promotion manual")
+	}
+	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	e.applySource(sp)
+
+	repo.git("checkout", "-q", "--detach")
+	cx := repo.commit("feature x", map[string]string{"release.go": releaseGo("feature-x")})
+	repo.git("checkout", "-q", "-b", "feature/x")
+	e.waitRun("feature/x", func(r store.Run) bool { return r.Branch == "feature/x" && (r.Commit == cx || r.Revision == cx) }, "deploying to preview-feature-x")
+	if st := e.sourceStatus(); len(st.Previews) != 1 {
+		t.Fatalf("previews while the first rollout waits: %+v", st.Previews)
+	}
+
+	repo.git("checkout", "-q", "main")
+	repo.git("branch", "-D", "feature/x")
+	e.eventually("the deletion to be seen", 20*time.Second, func() bool {
+		_, ok := e.sourceStatus().Refs["refs/heads/feature/x"]
+		return !ok
+	})
+	e.stopServer(syscall.SIGTERM)
+	e.startServer()
+	e.eventually("the preview to be torn down", 30*time.Second, func() bool { return len(e.sourceStatus().Previews) == 0 })
+	if all := e.ok("status"); strings.Contains(all, "preview-feature-x") {
+		t.Fatalf("status still lists the preview:\n%s", all)
+	}
+	if _, err := e.get(previewHost); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Fatalf("the preview host after the teardown: %v", err)
+	}
+	if audit := e.ok("audit", "list", "--app", "hello", "--limit", "200"); !strings.Contains(audit, "preview.teardown") {
+		t.Fatalf("audit log lacks the teardown:\n%s", audit)
+	}
+}
+
+// A push cannot loosen promotion rules: main's slipway.yaml dropping
+// production's requires_from is not applied (nor deployed), since whoever
+// can push would then reach production past staging.
+func TestTriggersPushCannotLoosenPromotionRules(t *testing.T) {
+	e := newEnv(t)
+	repo := newGitRepo(t)
+	sp := triggerSpec(t, repo.dir, "300ms")
+	repo.commit("hello with source rules", map[string]string{"slipway.yaml": sp, "release.go": releaseGo("v1")})
+	e.applySource(sp)
+
+	loose := strings.Replace(sp, "    requires_from: staging\n", "", 1)
+	if loose == sp {
+		t.Fatal("could not drop production's requires_from")
+	}
+	c2 := repo.commit("production without requires_from", map[string]string{"slipway.yaml": loose, "release.go": releaseGo("v2")})
+	run := e.waitRun("main", func(r store.Run) bool { return r.Revision == c2 }, "deploy to staging refused")
+	if !strings.Contains(run.TriggerResult, "environments.production.requires_from staging → none") || !strings.Contains(run.TriggerResult, "slipway apply") {
+		t.Fatalf("result of the loosening push: %q", run.TriggerResult)
+	}
+	if out := e.ok("plan", "-f", "slipway.yaml"); !strings.Contains(out, "No changes.") {
+		t.Fatalf("the stored spec changed with the refused push:\n%s", out)
+	}
+	if _, err := e.get(stagingHost); err == nil {
+		t.Fatal("staging serves the refused push")
+	}
+	if ev := findEvent(e.audit(50), "trigger", "trigger.deploy", "hello/staging", store.OutcomeDenied); ev == nil || !strings.Contains(ev.Detail, "requires_from") {
+		t.Fatalf("the refusal is not audited as denied: %+v", ev)
 	}
 }

@@ -103,8 +103,37 @@ func (q *runQueue) start(ctx, life context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
-// recover fails every run found running: its control plane died. What is
-// left of its steps' processes is stopped. Queued runs stay queued.
+// maxRequeues is how often a run a push started is queued again after an
+// interruption (a shutdown, a restart) before it is failed instead.
+const maxRequeues = 3
+
+// requeues reports whether run goes back to the queue when a shutdown or
+// a restart interrupts it, instead of failing: runs a push started do,
+// so that what their rule says happens once they pass (nobody is there
+// to rerun them). Manual runs fail; `slipway runs rerun` starts them again.
+func requeues(run store.Run) bool { return run.Trigger != store.TriggerManual }
+
+// requeue queues an interrupted run again if it requeues; false if it
+// must be failed instead.
+func (q *runQueue) requeue(ctx context.Context, run store.Run, why string) (bool, error) {
+	if !requeues(run) {
+		return false, nil
+	}
+	n, err := q.store.RequeueRun(ctx, run.ID, why, maxRequeues)
+	if errors.Is(err, store.ErrRequeueLimit) {
+		q.log.Warn("an interrupted run was queued again too often; failing it", "run", run.ID, "app", run.App, "requeues", maxRequeues)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	q.log.Info("queued an interrupted run again", "run", run.ID, "app", run.App, "why", why, "requeue", n)
+	return true, nil
+}
+
+// recover handles every run found running: its control plane died. What
+// is left of its steps' processes is stopped; runs a push started are
+// queued again (requeues), others fail. Queued runs stay queued.
 func (q *runQueue) recover(ctx context.Context) error {
 	running, err := q.store.Runs(ctx, "", store.RunRunning, 100000)
 	if err != nil {
@@ -121,6 +150,11 @@ func (q *runQueue) recover(ctx context.Context) error {
 					q.log.Warn("stop the leftover processes of an interrupted run", "run", r.ID, "step", st.Stage+"/"+st.Step, "err", err)
 				}
 			}
+		}
+		if again, err := q.requeue(ctx, r, "interrupted by a restart of the control plane"); err != nil {
+			return err
+		} else if again {
+			continue
 		}
 		msg := fmt.Sprintf("interrupted by a restart of the control plane; start it again with `slipway runs rerun %d`", r.ID)
 		if _, err := q.store.FinishRun(ctx, r.ID, store.RunOutcome{State: store.RunFailed, Error: msg, Actor: "system"}); err != nil && !errors.Is(err, store.ErrRunDone) {
@@ -195,11 +229,20 @@ func (q *runQueue) execute(ctx context.Context, run store.Run) {
 	default:
 		out = store.RunOutcome{State: store.RunFailed, Error: err.Error()}
 	}
-	final, ferr := q.store.FinishRun(context.WithoutCancel(ctx), run.ID, out)
+	var final store.Run
+	again, ferr := false, error(nil)
+	if shutdown {
+		again, ferr = q.requeue(context.WithoutCancel(ctx), run, "interrupted: the control plane shut down")
+	}
+	if again {
+		log.Info("run interrupted by the shutdown; it runs again with the next start", "commit", res.Commit)
+	} else if ferr == nil {
+		final, ferr = q.store.FinishRun(context.WithoutCancel(ctx), run.ID, out)
+		log.Info("run ended", "state", out.State, "commit", res.Commit, "artifact", res.Artifact, "error", out.Error, "workspace", res.Workspace)
+	}
 	if ferr != nil {
 		log.Error("record the end of a run", "state", out.State, "err", ferr)
 	}
-	log.Info("run ended", "state", out.State, "commit", res.Commit, "artifact", res.Artifact, "error", out.Error, "workspace", res.Workspace)
 
 	q.mu.Lock()
 	if cancel := q.active[run.ID]; cancel != nil {
@@ -309,9 +352,10 @@ func newRun(req api.RunRequest, rerunOf int64) (store.NewRun, error) {
 // OnRunFinished registers fn to be called once for every run that ends
 // (succeeded, failed or cancelled) while this control plane executes it,
 // with the run as recorded. Runs interrupted by a shutdown or a restart
-// are not reported. fn runs on the run's goroutine after its slot is
-// free; it may block (to deploy the artifact, say) but must return when
-// ctx ends.
+// are not reported: runs a push started are queued again (and reported
+// when that attempt ends), others fail unreported. fn runs on the run's
+// goroutine after its slot is free; it may block (to deploy the
+// artifact, say) but must return when ctx ends.
 func (cp *ControlPlane) OnRunFinished(fn func(ctx context.Context, run store.Run)) {
 	cp.runs.mu.Lock()
 	defer cp.runs.mu.Unlock()

@@ -318,6 +318,103 @@ func TestRunQueueShutdownAndRestart(t *testing.T) {
 	f.wait(c.ID)
 }
 
+// A run a push started is not lost to a shutdown or a restart: it goes
+// back to the queue, runs again from the start, and its end is reported
+// (so its push's rule acts on it), up to maxRequeues times; then it fails
+// like a manual run.
+func TestRunQueueRequeuesTriggeredRuns(t *testing.T) {
+	f := newQueueFixture(t, 1)
+	pushed, err := f.q.startRun(t.Context(), api.RunRequest{App: "hello", Repo: "/src/hello", Commit: fakeCommit, Branch: "main",
+		Trigger: store.TriggerPoll, Actor: triggerActor}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requeued := func(when string, n int) {
+		t.Helper()
+		r, err := f.store.Run(t.Context(), pushed.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != store.RunQueued || r.Error != "" || len(r.Steps) != 0 || r.StartedAt != nil || r.Commit != "" {
+			t.Fatalf("pushed run after %s = %+v, want it queued again with nothing of its attempt", when, r)
+		}
+		evs, _ := f.store.Events(t.Context(), 50)
+		got := 0
+		for _, ev := range evs {
+			if ev.Action == "run.requeued" && ev.Target == fmt.Sprintf("run %d", pushed.ID) {
+				got++
+			}
+		}
+		if got != n {
+			t.Fatalf("after %s: %d run.requeued events, want %d", when, got, n)
+		}
+	}
+
+	// A shutdown stops it and queues it again.
+	f.waitStarted(pushed.ID)
+	f.shutdown()
+	requeued("a shutdown", 1)
+
+	// A control plane that died with it running, a step in process group
+	// 777: the next start reaps the step and queues the run again.
+	claimed, err := f.store.ClaimRun(t.Context())
+	if err != nil || claimed.ID != pushed.ID {
+		t.Fatalf("claim = %+v, %v", claimed, err)
+	}
+	f.store.PlanRun(t.Context(), pushed.ID, []store.RunStep{{Stage: "test", Step: "unit"}})
+	f.store.StartRunStep(t.Context(), pushed.ID, "test", "unit", "test/unit.log", 777)
+	f.start(1)
+	if got := strings.Join(f.runner.reaped, " "); got != fmt.Sprintf("%d:777", pushed.ID) {
+		t.Errorf("reaped %q, want the step's process group", got)
+	}
+	// The run starts again at once; its third interruption is its last
+	// requeue, and the one after that fails it.
+	f.waitStarted(pushed.ID)
+	f.shutdown()
+	requeued("a restart and two shutdowns", maxRequeues)
+	f.start(1)
+	f.waitStarted(pushed.ID)
+	f.shutdown()
+	r, _ := f.store.Run(t.Context(), pushed.ID)
+	if r.State != store.RunFailed || !strings.Contains(r.Error, "control plane shut down") {
+		t.Fatalf("pushed run interrupted a fourth time = %s %q, want failed", r.State, r.Error)
+	}
+	f.mu.Lock()
+	heard := len(f.finished)
+	f.mu.Unlock()
+	if heard != 0 {
+		t.Fatalf("OnRunFinished heard %d interrupted runs", heard)
+	}
+
+	// A requeued run that ends is reported like any other.
+	again, err := f.q.startRun(t.Context(), api.RunRequest{App: "hello", Repo: "/src/hello", Commit: fakeCommit, Trigger: store.TriggerWebhook}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.start(1)
+	f.waitStarted(again.ID)
+	f.shutdown()
+	f.start(1)
+	f.waitStarted(again.ID)
+	f.runner.finish(again.ID, nil)
+	if done := f.wait(again.ID); done.State != store.RunSucceeded || done.Artifact != fakeDigest || len(done.Steps) != 2 {
+		t.Fatalf("requeued run = %+v", done)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		heard = len(f.finished)
+		f.mu.Unlock()
+		if heard == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if heard != 1 || f.finished[0].ID != again.ID {
+		t.Fatalf("OnRunFinished heard %+v, want run %d once", f.finished, again.ID)
+	}
+}
+
 // The logs of a run come section by section in order; following them
 // prints output as it is written and ends with the run.
 func TestRunLogs(t *testing.T) {

@@ -2,23 +2,17 @@ package controlplane
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/slipway-dev/slipway/internal/api"
 	"github.com/slipway-dev/slipway/internal/pipeline"
-	"github.com/slipway-dev/slipway/internal/secret"
 	"github.com/slipway-dev/slipway/internal/spec"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/trigger"
@@ -49,14 +43,18 @@ type triggers struct {
 	list func(ctx context.Context, repo string) (map[string]string, error)
 	kick chan struct{}
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per app (polls, webhooks) and per app/env (deliveries)
-	next  map[string]time.Time   // when each app is polled next; the loop's alone
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex // per app (polls, webhooks) and per app/env (deliveries)
+	busy    map[int64]bool         // runs whose end is being acted on (triggers_resume.go)
+	soon    map[string]bool        // apps to poll at once, whatever their interval
+	tearing map[string]bool        // app/env of previews being torn down
+	next    map[string]time.Time   // when each app is polled next; the loop's alone
 }
 
 func newTriggers(cp *ControlPlane) *triggers {
 	return &triggers{cp: cp, log: cp.log, list: pipeline.ListRefs, kick: make(chan struct{}, 1),
-		locks: map[string]*sync.Mutex{}, next: map[string]time.Time{}}
+		locks: map[string]*sync.Mutex{}, busy: map[int64]bool{}, soon: map[string]bool{},
+		tearing: map[string]bool{}, next: map[string]time.Time{}}
 }
 
 // lock returns the mutex of key, made on first use.
@@ -71,8 +69,10 @@ func (t *triggers) lock(key string) *sync.Mutex {
 	return m
 }
 
-// start runs the poll loop until the control plane closes.
+// start acts on the ends of runs an earlier process did not finish acting
+// on (resume), then runs the poll loop until the control plane closes.
 func (t *triggers) start() {
+	t.resume(t.cp.ctx)
 	t.cp.wg.Add(1)
 	go func() {
 		defer t.cp.wg.Done()
@@ -97,6 +97,24 @@ func (t *triggers) poke() {
 	}
 }
 
+// pollSoon has the loop poll app at once.
+func (t *triggers) pollSoon(app string) {
+	t.mu.Lock()
+	t.soon[app] = true
+	t.mu.Unlock()
+	t.poke()
+}
+
+// takeSoon reports whether app was asked to be polled at once, and
+// forgets the request.
+func (t *triggers) takeSoon(app string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	soon := t.soon[app]
+	delete(t.soon, app)
+	return soon
+}
+
 // pollDue polls every app whose turn has come and returns how long the
 // loop may sleep before the next one is due.
 func (t *triggers) pollDue(ctx context.Context) time.Duration {
@@ -119,7 +137,7 @@ func (t *triggers) pollDue(ctx context.Context) time.Duration {
 		}
 		seen[name] = true
 		due, ok := t.next[name]
-		if !ok || !time.Now().Before(due) {
+		if soon := t.takeSoon(name); soon || !ok || !time.Now().Before(due) {
 			if _, err := t.poll(ctx, app); err != nil && ctx.Err() == nil {
 				t.log.Warn("poll repository", "app", name, "err", err)
 			}
@@ -188,6 +206,7 @@ func (t *triggers) poll(ctx context.Context, app spec.App) (api.SyncResult, erro
 		return res, err
 	}
 	res.Events = t.started(app.Name, p, runs)
+	t.teardownGone(ctx, app.Name, refs)
 	return res, nil
 }
 
@@ -356,214 +375,6 @@ func (cp *ControlPlane) sourceApplied(ctx context.Context, app spec.App, actor s
 		cp.log.Error("make the webhook secret", "app", app.Name, "err", err)
 	}
 	cp.triggers.poke()
-}
-
-// ensureSource records app's source with a new webhook secret (32 random
-// bytes, hex) unless it has one: the secret is sealed with the secrets
-// key like a secret's value, and moves with it on `secret rotate-key`.
-func (t *triggers) ensureSource(ctx context.Context, app, repo, actor string) error {
-	if _, err := t.cp.store.SourceState(ctx, app); !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	value := newWebhookSecret()
-	ks := t.cp.secrets
-	ks.mu.RLock()
-	defer ks.mu.RUnlock()
-	sealed, err := ks.key.Seal(webhookLabel(app), []byte(value))
-	if err != nil {
-		return err
-	}
-	created, err := t.cp.store.InitSource(ctx, app, repo, sealed, actor)
-	if created {
-		t.log.Info("generated the webhook secret; `slipway source webhook` shows it", "app", app)
-	}
-	return err
-}
-
-func newWebhookSecret() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func webhookLabel(app string) string { return secret.Label(app, "", store.WebhookSecretName) }
-
-// webhookSecret opens app's webhook secret; "" when it has none (no such
-// app, no source yet).
-func (t *triggers) webhookSecret(ctx context.Context, app string) (string, error) {
-	ks := t.cp.secrets
-	ks.mu.RLock()
-	defer ks.mu.RUnlock()
-	st, err := t.cp.store.SourceState(ctx, app)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	v, err := ks.key.Open(webhookLabel(app), st.WebhookSecret)
-	if err != nil {
-		return "", fmt.Errorf("webhook secret of %s: %w", app, err)
-	}
-	return string(v), nil
-}
-
-// WebhookSecret implements api.TriggerService.
-func (cp *ControlPlane) WebhookSecret(ctx context.Context, app, actor string, rotate bool) (api.WebhookInfo, error) {
-	stored, err := cp.sourceApp(ctx, app)
-	if err != nil {
-		return api.WebhookInfo{}, err
-	}
-	if err := cp.triggers.ensureSource(ctx, app, stored.Source.Repo, actor); err != nil {
-		return api.WebhookInfo{}, err
-	}
-	if rotate {
-		ks := cp.secrets
-		ks.mu.RLock()
-		sealed, err := ks.key.Seal(webhookLabel(app), []byte(newWebhookSecret()))
-		if err == nil {
-			err = cp.store.SetWebhookSecret(ctx, app, sealed, actor)
-		}
-		ks.mu.RUnlock()
-		if err != nil {
-			return api.WebhookInfo{}, err
-		}
-	} else if err := cp.store.RecordEvent(ctx, store.Entry{Actor: actor, Action: "source.webhook-show", App: app, Detail: "webhook secret shown"}); err != nil {
-		return api.WebhookInfo{}, err
-	}
-	v, err := cp.triggers.webhookSecret(ctx, app)
-	if err != nil {
-		return api.WebhookInfo{}, err
-	}
-	return api.WebhookInfo{Path: api.WebhookPath(app), Secret: v, Rotated: rotate}, nil
-}
-
-// Webhook implements api.TriggerService: verify, then the same decision
-// path as a poll, for the one ref the push names.
-func (cp *ControlPlane) Webhook(ctx context.Context, app string, h http.Header, body []byte) (api.WebhookResult, error) {
-	t := cp.triggers
-	delivery := deliveryOf(h)
-	secretValue, err := t.webhookSecret(ctx, app)
-	if err != nil {
-		return api.WebhookResult{}, err
-	}
-	if err := trigger.Verify(h, body, secretValue); err != nil {
-		t.refused(ctx, app, delivery, err.Error())
-		return api.WebhookResult{}, fmt.Errorf("%w: %v; sign the payload with the app's webhook secret (`slipway source webhook %s`)", api.ErrUnauthorized, err, app)
-	}
-	stored, err := cp.sourceApp(ctx, app)
-	if err != nil {
-		t.refused(ctx, app, delivery, err.Error())
-		return api.WebhookResult{}, err
-	}
-	event := h.Get("X-GitHub-Event")
-	if event == "" {
-		event = h.Get("X-Gitea-Event")
-	}
-	if event == "ping" {
-		t.accepted(ctx, app, delivery, "ping")
-		return api.WebhookResult{Status: "pong"}, nil
-	}
-	push, err := trigger.ParsePush(event, body)
-	if errors.Is(err, trigger.ErrNotPush) {
-		t.accepted(ctx, app, delivery, "ignored: "+err.Error())
-		return api.WebhookResult{Status: "ignored"}, nil
-	}
-	if err != nil {
-		t.refused(ctx, app, delivery, err.Error())
-		return api.WebhookResult{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
-	}
-	ev, err := t.push(ctx, stored, push, delivery)
-	if err != nil {
-		return api.WebhookResult{}, err
-	}
-	return api.WebhookResult{Status: "accepted", Event: &ev}, nil
-}
-
-// push acts on one verified push of app, recording the ref as seen in the
-// transaction that queues its run, with the delivery's audit event.
-func (t *triggers) push(ctx context.Context, app spec.App, p trigger.Push, delivery string) (api.RefEvent, error) {
-	l := t.lock(app.Name)
-	l.Lock()
-	defer l.Unlock()
-	if err := t.ensureSource(ctx, app.Name, app.Source.Repo, "system"); err != nil {
-		return api.RefEvent{}, err
-	}
-	st, err := t.cp.store.SourceState(ctx, app.Name)
-	if err != nil {
-		return api.RefEvent{}, err
-	}
-	ev := api.RefEvent{Ref: p.Ref, Commit: p.Commit, Deleted: p.Deleted}
-	what := fmt.Sprintf("push %s at %s", p.Ref, shortHash(p.Commit))
-	if p.Deleted {
-		what = "push deleting " + p.Ref
-	}
-	old, known := st.Refs[p.Ref]
-	if (p.Deleted && !known) || (!p.Deleted && old == p.Commit) {
-		ev.Did = "already seen"
-		t.accepted(ctx, app.Name, delivery, what+": already seen")
-		return ev, nil
-	}
-	pl := plan(app.Name, *app.Source, []trigger.Update{{Ref: p.Ref, Commit: p.Commit, Deleted: p.Deleted}}, store.TriggerWebhook)
-	detail := what + ": " + pl.events[0].Did
-	if delivery != "" {
-		detail += " (delivery " + delivery + ")"
-	}
-	runs, err := t.cp.store.RecordRefs(ctx, store.RefUpdate{App: app.Name, Repo: st.Repo, Changes: pl.changes, Runs: pl.runs,
-		Event: store.Entry{Actor: "webhook", Action: "webhook.accepted", App: app.Name, Detail: detail}})
-	if err != nil {
-		return ev, err
-	}
-	return t.started(app.Name, pl, runs)[0], nil
-}
-
-func shortHash(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
-}
-
-// deliveryOf is the delivery ID a webhook sender gives (for the audit
-// log), cleaned: at most 64 printable characters.
-func deliveryOf(h http.Header) string {
-	d := h.Get("X-GitHub-Delivery")
-	if d == "" {
-		d = h.Get("X-Gitea-Delivery")
-	}
-	d = strings.Map(func(r rune) rune {
-		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
-			return -1
-		}
-		return r
-	}, d)
-	if len(d) > 64 {
-		d = d[:64]
-	}
-	return d
-}
-
-// accepted audits a webhook delivery that was acted on (or ignored).
-func (t *triggers) accepted(ctx context.Context, app, delivery, what string) {
-	t.audit(ctx, store.Entry{Actor: "webhook", Action: "webhook.accepted", App: app, Detail: withDelivery(what, delivery)})
-}
-
-// refused audits a webhook delivery that was turned away, for an app that
-// exists (deliveries to unknown apps are only logged: anyone may send
-// them).
-func (t *triggers) refused(ctx context.Context, app, delivery, why string) {
-	if _, err := t.cp.store.App(ctx, app); err != nil {
-		t.log.Info("webhook refused", "app", app, "reason", why)
-		return
-	}
-	t.audit(ctx, store.Entry{Actor: "webhook", Action: "webhook.refused", App: app, Outcome: store.OutcomeDenied, Detail: withDelivery(why, delivery)})
-}
-
-func withDelivery(what, delivery string) string {
-	if delivery == "" {
-		return what
-	}
-	return what + " (delivery " + delivery + ")"
 }
 
 func (t *triggers) audit(ctx context.Context, e store.Entry) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/api"
@@ -25,14 +26,33 @@ const (
 )
 
 // runFinished is registered with OnRunFinished: it acts on the ended run
-// if a push started it.
+// if a push started it, unless that was done already (resume got there
+// first). When ctx ends (a shutdown) before anything was started, no
+// result is recorded: the next start acts on the run.
 func (t *triggers) runFinished(ctx context.Context, run store.Run) {
+	if !t.acting(run.ID) {
+		return // resume has it
+	}
+	defer t.done(run.ID)
 	tr, err := t.cp.store.TriggerRunOf(ctx, run.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return
 	}
 	if err != nil {
-		t.log.Error("read the trigger of a run", "run", run.ID, "err", err)
+		if ctx.Err() == nil {
+			t.log.Error("read the trigger of a run", "run", run.ID, "err", err)
+		}
+		return
+	}
+	if tr.Result == "" {
+		t.act(ctx, run, tr)
+	}
+}
+
+// act carries out what the rule of run's push says (tr.Action). The
+// caller holds acting(run.ID).
+func (t *triggers) act(ctx context.Context, run store.Run, tr store.TriggerRun) {
+	if ctx.Err() != nil {
 		return
 	}
 	var a trigger.Action
@@ -53,6 +73,9 @@ func (t *triggers) runFinished(ctx context.Context, run store.Run) {
 	case a.Candidate != "":
 		c, err := t.cp.store.AddCandidate(ctx, store.Candidate{App: run.App, Env: a.Candidate, Ref: a.Name, Commit: run.Commit,
 			Artifact: run.Artifact, Run: run.ID}, triggerActor)
+		if err != nil && ctx.Err() != nil {
+			return // shutting down: the next start records it
+		}
 		if err != nil {
 			log.Error("record a candidate", "err", err)
 			t.result(ctx, run, "candidate not recorded: "+err.Error(), false, store.Entry{})
@@ -86,6 +109,10 @@ func (t *triggers) deliver(ctx context.Context, run store.Run, env string, start
 		return
 	}
 	ro, err := t.startRollout(ctx, run.App, env, start)
+	if err != nil && ctx.Err() != nil {
+		t.log.Info("shutting down before a triggered run was deployed; the next start deploys it", "run", run.ID, "app", run.App, "env", env)
+		return
+	}
 	if err != nil {
 		entry.Outcome, entry.Detail = store.OutcomeFailed, fmt.Sprintf("run %d: %v", run.ID, err)
 		if errors.Is(err, api.ErrForbidden) {
@@ -95,7 +122,36 @@ func (t *triggers) deliver(ctx context.Context, run store.Run, env string, start
 		t.result(ctx, run, fmt.Sprintf("deploy to %s refused: %v", env, err), false, entry)
 		return
 	}
-	t.result(ctx, run, fmt.Sprintf("deploying to %s: rollout %d to release %d", env, ro.ID, ro.ToRelease), false, store.Entry{})
+	t.result(ctx, run, deploying(env, ro), false, store.Entry{})
+	t.watch(ctx, run, env, ro)
+}
+
+// deployingPrefix begins the result a delivery records while its rollout
+// runs (deploying): a run whose result still says so after a restart has
+// its rollout watched to the end again (resume).
+const deployingPrefix = "deploying to "
+
+func deploying(env string, ro store.Rollout) string {
+	return fmt.Sprintf("%s%s: rollout %d to release %d", deployingPrefix, env, ro.ID, ro.ToRelease)
+}
+
+// deployingRollout is the rollout a deploying result names.
+func deployingRollout(result string) (int64, bool) {
+	_, rest, ok := strings.Cut(result, ": rollout ")
+	var id int64
+	if !ok || !strings.HasPrefix(result, deployingPrefix) {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(rest, "%d", &id); err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}
+
+// watch waits for rollout ro, which delivers run's artifact to env, to
+// end, and records the result.
+func (t *triggers) watch(ctx context.Context, run store.Run, env string, ro store.Rollout) {
+	entry := store.Entry{Actor: triggerActor, Action: "trigger.deploy", App: run.App, Env: env}
 	final, err := t.waitRollout(ctx, ro.ID)
 	switch {
 	case err != nil:
@@ -154,13 +210,51 @@ func (t *triggers) runSpec(ctx context.Context, run store.Run) (spec.App, error)
 }
 
 // deployTo deploys the run's artifact with the spec at its commit, as
-// `slipway deploy --artifact` would: the spec is applied.
+// `slipway deploy --artifact` would: the spec is applied. A spec that
+// loosens the promotion rules of the stored one is refused.
 func (t *triggers) deployTo(ctx context.Context, run store.Run, a trigger.Action) (store.Rollout, error) {
 	sp, err := t.runSpec(ctx, run)
 	if err != nil {
 		return store.Rollout{}, err
 	}
+	stored, err := t.cp.store.App(ctx, run.App)
+	if err != nil {
+		return store.Rollout{}, err
+	}
+	if loose := loosenedGates(stored, sp); len(loose) > 0 {
+		return store.Rollout{}, fmt.Errorf("%w: slipway.yaml at %s loosens promotion rules (%s); a push may not, since whoever can push could then reach those environments past their gates: an admin applies such a change with `slipway apply`",
+			api.ErrForbidden, shortHash(run.Commit), strings.Join(loose, "; "))
+	}
 	return t.cp.Deploy(ctx, api.DeployRequest{Env: a.Deploy, Artifact: run.Artifact, Spec: sp}, triggerActor)
+}
+
+// loosenedGates lists how next loosens the promotion rules of prev's
+// environments: requires_from removed or pointed elsewhere, fewer
+// approvals, an environment that had either removed.
+func loosenedGates(prev, next spec.App) []string {
+	var out []string
+	for _, name := range sortedNames(prev.Environments) {
+		was := prev.Environments[name]
+		if was.RequiresFrom == "" && was.Approvals == 0 {
+			continue
+		}
+		now, kept := next.Environments[name]
+		if !kept {
+			out = append(out, fmt.Sprintf("environments.%s removed", name))
+			continue
+		}
+		if was.RequiresFrom != "" && now.RequiresFrom != was.RequiresFrom {
+			to := "none"
+			if now.RequiresFrom != "" {
+				to = now.RequiresFrom
+			}
+			out = append(out, fmt.Sprintf("environments.%s.requires_from %s → %s", name, was.RequiresFrom, to))
+		}
+		if now.Approvals < was.Approvals {
+			out = append(out, fmt.Sprintf("environments.%s.approvals %d → %d", name, was.Approvals, now.Approvals))
+		}
+	}
+	return out
 }
 
 // previewTo creates or updates the branch's preview environment (a copy
@@ -230,13 +324,48 @@ func previewEnv(atCommit, stored spec.App, branch string) (spec.Environment, err
 }
 
 // goTeardown tears down a preview in a goroutine of the control plane: it
-// may wait for a rollout there to end.
+// may wait for a rollout there to end. A teardown of the same preview
+// already under way is left to finish.
 func (t *triggers) goTeardown(app, env, branch string) {
+	key := app + "/" + env
+	t.mu.Lock()
+	if t.tearing[key] {
+		t.mu.Unlock()
+		return
+	}
+	t.tearing[key] = true
+	t.mu.Unlock()
 	t.cp.wg.Add(1)
 	go func() {
 		defer t.cp.wg.Done()
+		defer func() {
+			t.mu.Lock()
+			delete(t.tearing, key)
+			t.mu.Unlock()
+		}()
 		t.teardown(t.cp.ctx, app, env, branch)
 	}()
+}
+
+// teardownGone tears down the previews of app whose branch is not among
+// refs (the repository's refs, as just listed). Deleting a branch tears
+// its preview down at once; this catches every teardown that did not
+// finish (a shutdown or a crash in the middle, a rollout there that
+// never ended, an error), at the next poll.
+func (t *triggers) teardownGone(ctx context.Context, app string, refs map[string]string) {
+	pv, err := t.cp.store.Previews(ctx, app)
+	if err != nil {
+		if ctx.Err() == nil {
+			t.log.Error("list previews to tear down", "app", app, "err", err)
+		}
+		return
+	}
+	for _, env := range sortedNames(pv) {
+		if _, ok := refs["refs/heads/"+pv[env].Branch]; !ok {
+			t.log.Info("tearing down a preview whose branch is gone", "app", app, "env", env, "branch", pv[env].Branch)
+			t.goTeardown(app, env, pv[env].Branch)
+		}
+	}
 }
 
 // teardown removes a branch's preview: once no rollout runs there, the
@@ -259,9 +388,13 @@ func (t *triggers) teardown(ctx context.Context, app, env, branch string) {
 		log.Error("preview not torn down", "err", err)
 		return
 	}
-	err = t.cp.store.RemovePreview(ctx, app, env, triggerActor, fmt.Sprintf("branch %s deleted", branch))
+	err = t.cp.store.RemovePreview(ctx, app, env, branch, triggerActor, fmt.Sprintf("branch %s deleted", branch))
 	if errors.Is(err, store.ErrNotPreview) {
 		log.Info("branch deleted; it had no preview to tear down")
+		return
+	}
+	if errors.Is(err, store.ErrPreviewTaken) {
+		log.Info("branch deleted; its preview's name is another branch's preview, which stays", "err", err)
 		return
 	}
 	if err != nil {

@@ -126,3 +126,50 @@ func TestDeliveryOf(t *testing.T) {
 		t.Errorf("deliveryOf with GitHub's header = %q", got)
 	}
 }
+
+// A delivery's result while its rollout runs names the rollout, so that
+// the next start can watch it to its end.
+func TestDeployingRollout(t *testing.T) {
+	ro := store.Rollout{ID: 9, ToRelease: 7}
+	for _, tt := range []struct {
+		result string
+		want   int64
+	}{
+		{deploying("staging", ro), 9},
+		{deploying("preview-feature-x", ro) + " (stopped watching it: control plane shutting down)", 9},
+		{"deployed to staging as release 7 (rollout 9)", 0},
+		{"deploy to staging failed: rollout 9 failed: boom", 0},
+		{"deploying to staging: rollout x", 0},
+		{"", 0},
+	} {
+		if got, ok := deployingRollout(tt.result); got != tt.want || ok != (tt.want > 0) {
+			t.Errorf("deployingRollout(%q) = %d, %v; want %d", tt.result, got, ok, tt.want)
+		}
+	}
+}
+
+// A push may tighten promotion rules, never loosen them.
+func TestLoosenedGates(t *testing.T) {
+	app := func(envs map[string]spec.Environment) spec.App { return spec.App{Name: "hello", Environments: envs} }
+	staging := spec.Environment{Host: "s"}
+	gated := spec.Environment{Host: "p", RequiresFrom: "staging", Approvals: 2}
+	prev := app(map[string]spec.Environment{"staging": staging, "production": gated})
+	for _, tt := range []struct {
+		name string
+		next spec.App
+		want []string
+	}{
+		{"same", prev, nil},
+		{"tightened", app(map[string]spec.Environment{"staging": {Host: "s", RequiresFrom: "dev"}, "production": {Host: "p", RequiresFrom: "staging", Approvals: 3}}), nil},
+		{"other changes", app(map[string]spec.Environment{"staging": {Host: "s2", Replicas: 3}, "production": {Host: "p", RequiresFrom: "staging", Approvals: 2, Replicas: 2}}), nil},
+		{"requires_from dropped", app(map[string]spec.Environment{"staging": staging, "production": {Host: "p", Approvals: 2}}),
+			[]string{"environments.production.requires_from staging → none"}},
+		{"requires_from elsewhere, fewer approvals", app(map[string]spec.Environment{"staging": staging, "production": {Host: "p", RequiresFrom: "qa", Approvals: 1}}),
+			[]string{"environments.production.requires_from staging → qa", "environments.production.approvals 2 → 1"}},
+		{"gated environment removed", app(map[string]spec.Environment{"staging": staging}), []string{"environments.production removed"}},
+	} {
+		if got := loosenedGates(prev, tt.next); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: loosenedGates = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

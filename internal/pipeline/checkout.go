@@ -52,13 +52,22 @@ func CheckRepo(repo string) error {
 	return nil
 }
 
-// Redacted returns repo with the password of its URL, if any, replaced
-// by "xxxxx", for logs and messages.
+// Redacted returns repo with the credential of its URL, if any, replaced
+// by "xxxxx", for logs and messages: the password, or over HTTP(S) a user
+// name given without one, which is how tokens are often written
+// (https://TOKEN@github.com/acme/hello.git). An SSH user (ssh://git@...)
+// is no secret and stays.
 func Redacted(repo string) string {
-	if u, err := url.Parse(repo); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			return u.Redacted()
-		}
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("xxxxx")
+		return u.String()
 	}
 	return repo
 }

@@ -42,7 +42,9 @@ func TestLocalRepo(t *testing.T) {
 func TestRedacted(t *testing.T) {
 	for repo, want := range map[string]string{
 		"https://bob:s3cret@git.example.com/hello.git": "https://bob:xxxxx@git.example.com/hello.git",
-		"https://bob@git.example.com/hello.git":        "https://bob@git.example.com/hello.git",
+		"https://ghp_t0ken@github.com/acme/hello.git":  "https://xxxxx@github.com/acme/hello.git",
+		"http://bob@git.example.com/hello.git":         "http://xxxxx@git.example.com/hello.git",
+		"ssh://git@github.com/acme/hello.git":          "ssh://git@github.com/acme/hello.git",
 		"git@github.com:acme/hello.git":                "git@github.com:acme/hello.git",
 		"/srv/git/hello":                               "/srv/git/hello",
 	} {

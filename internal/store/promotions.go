@@ -66,7 +66,7 @@ func (s *Store) Approve(ctx context.Context, id int64, approver string) (Promoti
 		if p, err = promotionTx(ctx, tx, id); err != nil {
 			return err
 		}
-		if p.State == PromotionPending && s.now().After(p.ExpiresAt) {
+		if p.State == PromotionExpired || p.State == PromotionPending && s.now().After(p.ExpiresAt) {
 			return fmt.Errorf("promotion %d expired at %s; ask again with `slipway promote`", id, p.ExpiresAt.Format(time.RFC3339))
 		}
 		if p.State != PromotionPending {

@@ -316,13 +316,61 @@ func (s *Store) FinishRun(ctx context.Context, id int64, out RunOutcome) (Run, e
 	return run, err
 }
 
-// redactRepo hides the password of a repository URL: the audit log never
-// holds one.
-func redactRepo(repo string) string {
-	if u, err := url.Parse(repo); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			return u.Redacted()
+// ErrRequeueLimit is returned by RequeueRun for a run already queued again
+// as often as allowed.
+var ErrRequeueLimit = errors.New("the run was queued again too often")
+
+// RequeueRun puts running run id back in the queue, to run again from the
+// start: what its interrupted attempt recorded (steps, commit, the spec it
+// read) is forgotten, in one transaction with a run.requeued audit event
+// (target "run ID") saying why. A run already requeued limit times is
+// left running and ErrRequeueLimit returned: the caller fails it. It
+// returns how often the run has been requeued, this time included.
+func (s *Store) RequeueRun(ctx context.Context, id int64, why string, limit int) (int, error) {
+	var n int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := runTx(ctx, tx, id)
+		if err != nil {
+			return err
 		}
+		if r.State != RunRunning {
+			return fmt.Errorf("requeue run %d: it is %s, not running", id, r.State)
+		}
+		target := fmt.Sprintf("run %d", id)
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE action = 'run.requeued' AND target = ?`, target).Scan(&n); err != nil {
+			return err
+		}
+		if n >= limit {
+			return fmt.Errorf("run %d was queued again %d time(s) already: %w", id, n, ErrRequeueLimit)
+		}
+		n++
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, commit_sha = '', spec = NULL, error = '', started_at = NULL WHERE id = ?`,
+			RunQueued, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM run_steps WHERE run_id = ?`, id); err != nil {
+			return err
+		}
+		return s.appendEvent(ctx, tx, Entry{Actor: "system", Action: "run.requeued", App: r.App, Target: target,
+			Detail: fmt.Sprintf("run %d at %s %s; queued again to run from the start (%d of %d)", id, r.Revision, why, n, limit)})
+	})
+	return n, err
+}
+
+// redactRepo hides the credential of a repository URL (the password, or
+// over HTTP(S) a user name given without one: a token) as
+// pipeline.Redacted does: the audit log never holds one.
+func redactRepo(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("xxxxx")
+		return u.String()
 	}
 	return repo
 }

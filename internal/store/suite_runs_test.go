@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-dev/slipway/internal/spec"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -237,5 +238,56 @@ func testRunQueueAndList(t *testing.T, s *store.Store) {
 	ev, _ := s.Events(ctx, 1)
 	if len(ev) != 1 || strings.Contains(ev[0].Detail, "s3cret") || !strings.Contains(ev[0].Detail, "bob:xxxxx@") {
 		t.Errorf("run.start event = %+v; the password must not reach the audit log", ev)
+	}
+	// A token written as the user name (https://TOKEN@host/...) is a
+	// credential too.
+	if _, err := s.CreateRun(ctx, store.NewRun{App: "hello", Repo: "https://ghp_t0ken@github.com/acme/hello.git", Revision: "main",
+		Trigger: store.TriggerWebhook, Actor: "trigger"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = s.Events(ctx, 1)
+	if len(ev) != 1 || strings.Contains(ev[0].Detail, "ghp_t0ken") || !strings.Contains(ev[0].Detail, "https://xxxxx@github.com/acme/hello.git") {
+		t.Errorf("run.start event = %+v; the token must not reach the audit log", ev)
+	}
+}
+
+func testRunRequeue(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	r := newRun(t, s, "hello", "main")
+	if _, err := s.RequeueRun(ctx, r.ID, "interrupted", 2); err == nil {
+		t.Error("requeueing a queued run succeeded")
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		claim(t, s)
+		s.SetRunCommit(ctx, r.ID, strings.Repeat("ab", 20))
+		if err := s.SetRunSpec(ctx, r.ID, spec.App{Name: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PlanRun(ctx, r.ID, []store.RunStep{{Stage: "test", Step: "unit"}}); err != nil {
+			t.Fatalf("PlanRun of attempt %d: %v", attempt, err)
+		}
+		s.StartRunStep(ctx, r.ID, "test", "unit", "test/unit.log", 4242)
+		n, err := s.RequeueRun(ctx, r.ID, "interrupted by a restart", 2)
+		if err != nil || n != attempt {
+			t.Fatalf("RequeueRun of attempt %d = %d, %v", attempt, n, err)
+		}
+		got, _ := s.Run(ctx, r.ID)
+		if got.State != store.RunQueued || got.StartedAt != nil || got.Commit != "" || len(got.Steps) != 0 || got.Revision != "main" {
+			t.Fatalf("requeued run = %+v", got)
+		}
+		if _, ok, err := s.RunSpec(ctx, r.ID); ok || err != nil {
+			t.Fatalf("requeued run still has the spec its attempt read (%v)", err)
+		}
+		ev, _ := s.Events(ctx, 1)
+		if len(ev) != 1 || ev[0].Action != "run.requeued" || ev[0].Target != fmt.Sprintf("run %d", r.ID) || !strings.Contains(ev[0].Detail, "interrupted by a restart") {
+			t.Fatalf("last event = %+v", ev)
+		}
+	}
+	claim(t, s)
+	if _, err := s.RequeueRun(ctx, r.ID, "interrupted", 2); !errors.Is(err, store.ErrRequeueLimit) {
+		t.Fatalf("third RequeueRun = %v, want ErrRequeueLimit", err)
+	}
+	if got, _ := s.Run(ctx, r.ID); got.State != store.RunRunning {
+		t.Fatalf("run refused a requeue is %s, want still running", got.State)
 	}
 }

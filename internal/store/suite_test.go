@@ -47,7 +47,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"CanaryBookkeeping", testCanaryBookkeeping},
 		{"InstanceReadyAndWarm", testInstanceReadyAndWarm},
 		{"SecretVersions", testSecretVersions}, {"SecretPinning", testSecretPinning}, {"SecretRotation", testSecretRotation},
-		{"RunLifecycle", testRunLifecycle}, {"RunFinishSteps", testRunFinishSteps}, {"RunQueueAndList", testRunQueueAndList},
+		{"RunLifecycle", testRunLifecycle}, {"RunFinishSteps", testRunFinishSteps}, {"RunQueueAndList", testRunQueueAndList}, {"RunRequeue", testRunRequeue},
 		{"SourceRefsAndRuns", testSourceRefsAndRuns}, {"Candidates", testCandidates}, {"Previews", testPreviews},
 	}
 	for _, tt := range tests {

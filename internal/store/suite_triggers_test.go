@@ -167,6 +167,13 @@ func testPreviews(t *testing.T, s *store.Store) {
 	if err != nil || pv["preview-feature-x"].Branch != "feature/x" {
 		t.Fatalf("Previews = %+v, %v", pv, err)
 	}
+	// feature-x's preview has feature/x's name: it may not take it over.
+	if err := s.PutPreview(ctx, store.Preview{App: "hello", Env: "preview-feature-x", Branch: "feature-x"}, env, "trigger"); !errors.Is(err, store.ErrPreviewTaken) {
+		t.Errorf("another branch's preview under the same name = %v, want ErrPreviewTaken", err)
+	}
+	if pv, _ := s.Previews(ctx, "hello"); pv["preview-feature-x"].Branch != "feature/x" {
+		t.Errorf("Previews after a refused take-over = %+v", pv)
+	}
 	if err := s.PutPreview(ctx, store.Preview{App: "hello", Env: "preview-mine", Branch: "mine"}, env, "trigger"); !errors.Is(err, store.ErrNotPreview) {
 		t.Errorf("a preview over a spec's environment = %v, want ErrNotPreview", err)
 	}
@@ -175,15 +182,19 @@ func testPreviews(t *testing.T, s *store.Store) {
 	}
 	_, ro := begin(t, s, store.NewRollout{App: "hello", Env: "preview-feature-x", Artifact: digestA})
 	var conflict *store.ConflictError
-	if err := s.RemovePreview(ctx, "hello", "preview-feature-x", "trigger", "branch deleted"); !errors.As(err, &conflict) {
+	if err := s.RemovePreview(ctx, "hello", "preview-feature-x", "feature/x", "trigger", "branch deleted"); !errors.As(err, &conflict) {
 		t.Fatalf("RemovePreview during a rollout = %v", err)
 	}
 	succeed(t, s, ro)
 	mustLive(t, s, "hello", "preview-feature-x", 1)
-	if err := s.RemovePreview(ctx, "hello", "preview-mine", "trigger", "x"); !errors.Is(err, store.ErrNotPreview) {
+	if err := s.RemovePreview(ctx, "hello", "preview-mine", "mine", "trigger", "x"); !errors.Is(err, store.ErrNotPreview) {
 		t.Errorf("RemovePreview of a spec's environment = %v", err)
 	}
-	if err := s.RemovePreview(ctx, "hello", "preview-feature-x", "trigger", "branch feature/x deleted"); err != nil {
+	// Deleting feature-x does not tear down feature/x's preview.
+	if err := s.RemovePreview(ctx, "hello", "preview-feature-x", "feature-x", "trigger", "branch feature-x deleted"); !errors.Is(err, store.ErrPreviewTaken) {
+		t.Errorf("RemovePreview for another branch = %v, want ErrPreviewTaken", err)
+	}
+	if err := s.RemovePreview(ctx, "hello", "preview-feature-x", "feature/x", "trigger", "branch feature/x deleted"); err != nil {
 		t.Fatal(err)
 	}
 	app, _ = s.App(ctx, "hello")

@@ -217,6 +217,31 @@ func (s *Store) TriggerRunOf(ctx context.Context, id int64) (TriggerRun, error) 
 	return tr, err
 }
 
+// UnfinishedTriggerRuns returns the runs pushes started that have ended
+// but whose follow-up was never recorded as done: no result yet, or, not
+// delivered, a result beginning with midway (what a delivery records
+// while it waits for its rollout). Oldest first.
+func (s *Store) UnfinishedTriggerRuns(ctx context.Context, midway string) ([]TriggerRun, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT tr.run_id, tr.app, tr.ref, tr.action, tr.target, tr.result FROM trigger_runs tr JOIN runs r ON r.id = tr.run_id
+		WHERE r.state IN (?, ?, ?) AND (tr.result = '' OR (tr.delivered = 0 AND substr(tr.result, 1, ?) = ?)) ORDER BY tr.run_id`,
+		RunSucceeded, RunFailed, RunCancelled, len(midway), midway)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TriggerRun
+	for rows.Next() {
+		var tr TriggerRun
+		var action string
+		if err := rows.Scan(&tr.RunID, &tr.App, &tr.Ref, &action, &tr.Target, &tr.Result); err != nil {
+			return nil, err
+		}
+		tr.Action = []byte(action)
+		out = append(out, tr)
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) triggerResult(ctx context.Context, id int64) (string, error) {
 	var r string
 	err := s.db.QueryRowContext(ctx, `SELECT result FROM trigger_runs WHERE run_id = ?`, id).Scan(&r)
@@ -379,146 +404,6 @@ func (s *Store) PromotionCandidate(ctx context.Context, id int64) (c Candidate, 
 		return c, false, nil
 	}
 	return c, err == nil, err
-}
-
-// Preview is a branch's preview environment.
-type Preview struct {
-	App       string    `json:"app"`
-	Env       string    `json:"env"`
-	Branch    string    `json:"branch"`
-	Host      string    `json:"host"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// Previews returns the preview environments of app by name.
-func (s *Store) Previews(ctx context.Context, app string) (map[string]Preview, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT app, env, branch, host, created_at, updated_at FROM previews WHERE app = ?`, app)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]Preview{}
-	for rows.Next() {
-		var p Preview
-		var created, updated string
-		if err := rows.Scan(&p.App, &p.Env, &p.Branch, &p.Host, &created, &updated); err != nil {
-			return nil, err
-		}
-		p.CreatedAt, p.UpdatedAt = parseTS(created), parseTS(updated)
-		out[p.Env] = p
-	}
-	return out, rows.Err()
-}
-
-// ErrNotPreview is returned when a preview operation names an environment
-// that no trigger made.
-var ErrNotPreview = errors.New("not a preview environment")
-
-// PutPreview creates or updates the preview environment p.Env of p.App:
-// env is added to (or replaces its entry in) the app's stored spec, in
-// one transaction with the environment's row and its audit event. It
-// refuses to take over an environment of slipway.yaml, or a host another
-// app routes.
-func (s *Store) PutPreview(ctx context.Context, p Preview, env spec.Environment, actor string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		app, err := appTx(ctx, tx, p.App)
-		if err != nil {
-			return err
-		}
-		var known int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM previews WHERE app = ? AND env = ?`, p.App, p.Env).Scan(&known); err != nil {
-			return err
-		}
-		if _, exists := app.Environments[p.Env]; exists && known == 0 {
-			return fmt.Errorf("environment %s of %s is in slipway.yaml: %w; rename it, since preview-* names are for branch previews", p.Env, p.App, ErrNotPreview)
-		}
-		envs := make(map[string]spec.Environment, len(app.Environments)+1)
-		for name, e := range app.Environments {
-			if name != p.Env && e.Host == env.Host {
-				return fmt.Errorf("preview host %q is the host of %s/%s: %w", env.Host, p.App, name, ErrHostTaken)
-			}
-			envs[name] = e
-		}
-		envs[p.Env] = env
-		app.Environments = envs
-		if err := s.checkHosts(ctx, tx, app); err != nil {
-			return err
-		}
-		raw, err := json.Marshal(app)
-		if err != nil {
-			return err
-		}
-		now := s.ts()
-		if _, err := tx.ExecContext(ctx, `UPDATE apps SET spec = ?, updated_at = ? WHERE name = ?`, string(raw), now, p.App); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO environments (app, env) VALUES (?, ?) ON CONFLICT (app, env) DO NOTHING`, p.App, p.Env); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO previews (app, env, branch, host, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (app, env) DO UPDATE SET branch = excluded.branch, host = excluded.host, updated_at = excluded.updated_at`,
-			p.App, p.Env, p.Branch, env.Host, now, now); err != nil {
-			return err
-		}
-		action := "preview.create"
-		if known > 0 {
-			action = "preview.update"
-		}
-		return s.addEvent(ctx, tx, actor, action, p.App, p.Env, fmt.Sprintf("preview of branch %s at %s", p.Branch, env.Host))
-	})
-}
-
-// RemovePreview takes preview environment env of app down in the store,
-// in one transaction: nothing is live there any more, the environment,
-// its config overrides and its preview record are gone, and it is no
-// longer in the app's stored spec. The caller stops its instances. It
-// refuses while a rollout runs there.
-func (s *Store) RemovePreview(ctx context.Context, app, env, actor, why string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var known int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM previews WHERE app = ? AND env = ?`, app, env).Scan(&known); err != nil {
-			return err
-		}
-		if known == 0 {
-			return fmt.Errorf("environment %s of %s: %w", env, app, ErrNotPreview)
-		}
-		if ro, err := runningRollout(ctx, tx, app, env); err == nil {
-			return &ConflictError{Running: ro}
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		a, err := appTx(ctx, tx, app)
-		if err != nil {
-			return err
-		}
-		envs := make(map[string]spec.Environment, len(a.Environments))
-		for name, e := range a.Environments {
-			if name != env {
-				envs[name] = e
-			}
-		}
-		a.Environments = envs
-		raw, err := json.Marshal(a)
-		if err != nil {
-			return err
-		}
-		for _, q := range []struct {
-			sql  string
-			args []any
-		}{
-			{`UPDATE apps SET spec = ?, updated_at = ? WHERE name = ?`, []any{string(raw), s.ts(), app}},
-			{`UPDATE environments SET live_release = NULL WHERE app = ? AND env = ?`, []any{app, env}},
-			{`DELETE FROM environments WHERE app = ? AND env = ?`, []any{app, env}},
-			{`DELETE FROM config_overrides WHERE app = ? AND env = ?`, []any{app, env}},
-			{`DELETE FROM previews WHERE app = ? AND env = ?`, []any{app, env}},
-		} {
-			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
-				return err
-			}
-		}
-		return s.addEvent(ctx, tx, actor, "preview.teardown", app, env, why)
-	})
 }
 
 // reencryptWebhookSecrets reseals every app's webhook secret inside the

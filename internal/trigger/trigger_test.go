@@ -60,6 +60,7 @@ func TestVerify(t *testing.T) {
 
 func TestParsePush(t *testing.T) {
 	c := "0123456789abcdef0123456789abcdef01234567"
+	d := "89abcdef0123456789abcdef0123456789abcdef"
 	tests := []struct {
 		event, body string
 		want        Push
@@ -76,6 +77,9 @@ func TestParsePush(t *testing.T) {
 		{"push", `{"ref":"refs/pull/1/head","after":"` + c + `"}`, Push{}, true, false},
 		{"push", `{"ref":"refs/heads/main","after":"abc"}`, Push{}, true, false},
 		{"push", `{"ref":"refs/heads/main","after":"` + "G123456789abcdef0123456789abcdef01234567" + `"}`, Push{}, true, false},
+		{"push", `{"ref":"refs/heads/main","before":"` + d + `","after":"` + c + `"}`, Push{Ref: "refs/heads/main", Commit: c, Before: d}, false, false},
+		{"push", `{"ref":"refs/heads/main","before":"` + c + `","after":"0000000000000000000000000000000000000000","deleted":true}`, Push{Ref: "refs/heads/main", Deleted: true, Before: c}, false, false},
+		{"push", `{"ref":"refs/heads/main","before":"HEAD~1","after":"` + c + `"}`, Push{}, true, false},
 	}
 	for _, tt := range tests {
 		got, err := ParsePush(tt.event, []byte(tt.body))
@@ -92,6 +96,7 @@ func FuzzParsePush(f *testing.F) {
 	f.Add("push", []byte(`{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567"}`))
 	f.Add("push", []byte(`{"ref":"refs/tags/v1","after":"0000000000000000000000000000000000000000","deleted":true}`))
 	f.Add("ping", []byte(`{}`))
+	f.Add("push", []byte(`{"ref":"refs/heads/main","before":"89abcdef0123456789abcdef0123456789abcdef","after":"0123456789abcdef0123456789abcdef01234567"}`))
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		p, err := ParsePush(event, body)
 		if err != nil {
@@ -100,8 +105,8 @@ func FuzzParsePush(f *testing.F) {
 		if p.Deleted == (p.Commit != "") {
 			t.Fatalf("push %+v: a deletion has no commit, an update has one", p)
 		}
-		if p.Commit != "" && !isCommit(p.Commit) {
-			t.Fatalf("commit %q is not a hash", p.Commit)
+		if p.Commit != "" && !isCommit(p.Commit) || p.Before != "" && !isCommit(p.Before) {
+			t.Fatalf("push %+v: commit or before is not a hash", p)
 		}
 		Verify(http.Header{"X-Gitea-Signature": {string(body)}}, body, "k") // must not panic
 	})
@@ -165,5 +170,32 @@ func TestDiff(t *testing.T) {
 	}
 	if got := Diff(now, now); len(got) != 0 {
 		t.Errorf("Diff of equal refs = %+v", got)
+	}
+}
+
+func TestOrdering(t *testing.T) {
+	a, b, c := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccccccccccccccccccc"
+	tests := []struct {
+		name  string
+		p     Push
+		seen  string
+		known bool
+		want  Order
+	}{
+		{"next push", Push{Commit: b, Before: a}, a, true, InOrder},
+		{"new branch", Push{Commit: a}, "", false, InOrder},
+		{"deletion of the commit seen", Push{Deleted: true, Before: b}, b, true, InOrder},
+		{"same push again", Push{Commit: b, Before: a}, b, true, AlreadySeen},
+		{"deletion of a ref not seen", Push{Deleted: true, Before: a}, "", false, AlreadySeen},
+		{"stale redelivery of an older push", Push{Commit: b, Before: a}, c, true, OutOfOrder},
+		{"newer push, one between missed", Push{Commit: c, Before: b}, a, true, OutOfOrder},
+		{"old deletion of a ref since made again", Push{Deleted: true, Before: a}, c, true, OutOfOrder},
+		{"no before for a ref seen", Push{Commit: b}, a, true, OutOfOrder},
+		{"a ref not seen pushed from a commit", Push{Commit: b, Before: a}, "", false, OutOfOrder},
+	}
+	for _, tt := range tests {
+		if got := Ordering(tt.p, tt.seen, tt.known); got != tt.want {
+			t.Errorf("%s: Ordering = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }

@@ -66,6 +66,37 @@ type Push struct {
 	Commit string
 	// Deleted is true when the ref was removed.
 	Deleted bool
+	// Before is the ref's commit before the push: empty for a ref the
+	// push created, or when the payload does not say.
+	Before string
+}
+
+// Order is how a push relates to what was seen of its ref.
+type Order int
+
+const (
+	// InOrder: the push moves the ref from the commit seen last (or
+	// creates a ref not seen), so it is the next thing that happened.
+	InOrder Order = iota
+	// AlreadySeen: the ref is already where the push leaves it.
+	AlreadySeen
+	// OutOfOrder: the push starts from a commit other than the one seen
+	// last: a stale redelivery, a replay, or deliveries that crossed.
+	// Its commit may be older than the one seen; only the repository
+	// can tell where the ref is now.
+	OutOfOrder
+)
+
+// Ordering places push p against seen, the ref's commit seen last (known
+// is false for a ref not seen, or deleted).
+func Ordering(p Push, seen string, known bool) Order {
+	switch {
+	case p.Deleted && !known, !p.Deleted && known && seen == p.Commit:
+		return AlreadySeen
+	case !known && p.Before == "", known && p.Before == seen:
+		return InOrder
+	}
+	return OutOfOrder
 }
 
 // ErrNotPush means the payload is valid but not a push (e.g. a ping).
@@ -80,6 +111,7 @@ func ParsePush(event string, body []byte) (Push, error) {
 	}
 	var p struct {
 		Ref     *string `json:"ref"`
+		Before  string  `json:"before"`
 		After   string  `json:"after"`
 		Deleted bool    `json:"deleted"`
 	}
@@ -93,14 +125,20 @@ func ParsePush(event string, body []byte) (Push, error) {
 	if !strings.HasPrefix(ref, "refs/heads/") && !strings.HasPrefix(ref, "refs/tags/") {
 		return Push{}, fmt.Errorf("push payload ref %q is not a branch (refs/heads/NAME) or a tag (refs/tags/NAME)", ref)
 	}
+	before := p.Before
+	if strings.Trim(before, "0") == "" {
+		before = ""
+	} else if !isCommit(before) {
+		return Push{}, fmt.Errorf("push payload before %q is not a 40-digit commit hash", p.Before)
+	}
 	deleted := p.Deleted || strings.Trim(p.After, "0") == ""
 	if deleted {
-		return Push{Ref: ref, Deleted: true}, nil
+		return Push{Ref: ref, Deleted: true, Before: before}, nil
 	}
 	if !isCommit(p.After) {
 		return Push{}, fmt.Errorf("push payload after %q is not a 40-digit commit hash", p.After)
 	}
-	return Push{Ref: ref, Commit: p.After}, nil
+	return Push{Ref: ref, Commit: p.After, Before: before}, nil
 }
 
 func isCommit(s string) bool {
