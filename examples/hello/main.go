@@ -113,11 +113,15 @@ func main() {
 // reports; each groups into an issue of its own.
 type checkoutError struct{ order int }
 
-func (e *checkoutError) Error() string { return fmt.Sprintf("checkout of order %d failed: card declined", e.order) }
+func (e *checkoutError) Error() string {
+	return fmt.Sprintf("checkout of order %d failed: card declined", e.order)
+}
 
 type inventoryError struct{ sku string }
 
-func (e *inventoryError) Error() string { return fmt.Sprintf("inventory lookup for %s timed out", e.sku) }
+func (e *inventoryError) Error() string {
+	return fmt.Sprintf("inventory lookup for %s timed out", e.sku)
+}
 
 // reportError reports one error of kind to the tracker; it returns false
 // when it answered the request itself (a recovered panic: 500).
