@@ -123,11 +123,11 @@ func releaseOrNone(r string) string {
 	return r
 }
 
-// ingestHandler sends Sentry's ingest paths (/api/{project}/...) to the
-// tracker and everything else to the API.
+// ingestHandler sends Sentry's ingest paths ([prefix]/api/{project}/
+// envelope/ or store/) to the tracker and everything else to the API.
 func (cp *ControlPlane) ingestHandler(apiHandler http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") && errortrack.IsIngestPath(r.URL.Path) {
 			cp.errors.ServeHTTP(w, r)
 			return
 		}

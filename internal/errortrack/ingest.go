@@ -72,6 +72,13 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"id":%q}`, id)
 }
 
+// IsIngestPath reports whether p is one of the ingest endpoints
+// (/api/{project}/envelope/ or /store/, after any prefix a DSN's path adds).
+func IsIngestPath(p string) bool {
+	_, _, ok := ingestPath(p)
+	return ok
+}
+
 // ingestPath splits /api/{project}/{endpoint}/ (any prefix before /api/,
 // trailing slash optional).
 func ingestPath(p string) (project, endpoint string, ok bool) {

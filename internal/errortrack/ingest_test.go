@@ -543,3 +543,20 @@ func TestSpikesAreNoticedOncePerHour(t *testing.T) {
 		t.Fatalf("second burst within the hour: %d spike notices, want still 1", n)
 	}
 }
+
+func TestIsIngestPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/api/4/envelope/":        true,
+		"/api/4/envelope":         true,
+		"/api/4/store/":           true,
+		"/sentry/api/4/envelope/": true, // a DSN with a path prefix
+		"/api/4/":                 false,
+		"/api/4/minidump/":        false,
+		"/v1/apps":                false,
+		"/api/4/envelope/extra/":  false,
+	} {
+		if got := errortrack.IsIngestPath(p); got != want {
+			t.Errorf("IsIngestPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
