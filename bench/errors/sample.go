@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// memStatus is what the benchmark reads from /proc/PID/status, in KiB.
+type memStatus struct {
+	RSS, HWM int // VmRSS, VmHWM (the peak RSS since the process started)
+}
+
+// parseStatus reads VmRSS and VmHWM from the text of /proc/PID/status.
+func parseStatus(text string) (memStatus, error) {
+	var m memStatus
+	found := 0
+	for line := range strings.SplitSeq(text, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return m, fmt.Errorf("malformed %s line %q", k, line)
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			return m, fmt.Errorf("malformed %s line %q", k, line)
+		}
+		if k == "VmRSS" {
+			m.RSS = n
+		} else {
+			m.HWM = n
+		}
+		found++
+	}
+	if found != 2 {
+		return m, fmt.Errorf("no VmRSS and VmHWM in the status")
+	}
+	return m, nil
+}
+
+// readStatus reads the memory of process pid.
+func readStatus(pid int) (memStatus, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memStatus{}, err
+	}
+	return parseStatus(string(raw))
+}
+
+// point is one reading of the sampler: when, the server's RSS (KiB) and,
+// every storedEvery, the events queryable through the API (-1 between).
+type point struct {
+	at     time.Duration // since the sampler started
+	rssKiB int
+	stored int64
+}
+
+// sampler reads a server's RSS every interval and asks how many events
+// are queryable every storedEvery, until stopped. It owns its goroutine:
+// stop ends it and waits for it.
+type sampler struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	points []point
+	errs   []string
+}
+
+func startSampler(ctx context.Context, pid int, interval, storedEvery time.Duration, stored func(context.Context) (int64, int, error)) *sampler {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &sampler{cancel: cancel}
+	s.wg.Go(func() {
+		start := time.Now()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		var lastStored time.Time
+		for {
+			p := point{at: time.Since(start), stored: -1}
+			if m, err := readStatus(pid); err == nil {
+				p.rssKiB = m.RSS
+			} else {
+				s.note(err)
+			}
+			if time.Since(lastStored) >= storedEvery {
+				lastStored = time.Now()
+				if n, _, err := stored(ctx); err == nil {
+					p.stored = n
+				} else if ctx.Err() == nil {
+					s.note(err)
+				}
+			}
+			s.mu.Lock()
+			s.points = append(s.points, p)
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return s
+}
+
+func (s *sampler) note(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) < 3 {
+		s.errs = append(s.errs, err.Error())
+	}
+}
+
+// stop ends the sampling and returns the points and the first errors.
+func (s *sampler) stop() ([]point, []string) {
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.points, s.errs
+}
