@@ -93,9 +93,16 @@ func (b *bench) startBaseline(ctx context.Context) (*baseline, error) {
 
 // baselineRun is one load run against the baseline server.
 type baselineRun struct {
-	load      window
-	serverCPU time.Duration
-	clientCPU time.Duration
+	load       window
+	serverCPU  time.Duration
+	clientCPU  time.Duration
+	machineCPU time.Duration // the whole machine's busy CPU time during the load
+}
+
+// others is the CPU time (in cores) other processes than the baseline
+// server and this one used during the load.
+func (r baselineRun) others() float64 {
+	return (r.machineCPU - r.serverCPU - r.clientCPU).Seconds() / r.load.end.Sub(r.load.start).Seconds()
 }
 
 // measure drives the same load as an ingest run against the baseline.
@@ -110,9 +117,9 @@ func (bl *baseline) measure(ctx context.Context, b *bench, clients int, gzipped 
 	if err != nil {
 		return baselineRun{}, err
 	}
-	self0 := proc.SelfCPU()
+	self0, busy0 := proc.SelfCPU(), machineBusy()
 	run := baselineRun{load: drive(ctx, bl.addr, reqs, clients, gzipped, b.opts.baselineDuration, &b.ids)}
-	run.clientCPU = proc.SelfCPU() - self0
+	run.clientCPU, run.machineCPU = proc.SelfCPU()-self0, machineBusy()-busy0
 	cpu1, err := proc.ReadStat(bl.cmd.Process.Pid)
 	if err != nil {
 		return run, err

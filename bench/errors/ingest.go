@@ -17,18 +17,21 @@ import (
 // ingestRun is one load run against a real slipway server, from the
 // first send until every accepted event was queryable.
 type ingestRun struct {
-	load       window
-	queryable  time.Time // when the API first counted every accepted event; zero if it never did within -drain-timeout
-	stored     int64     // events the API counted at the end (the sum of the issues' counts)
-	storedLoad int64     // events it counted right after the load stopped
-	issues     int
-	serverCPU  time.Duration // the server process's CPU time from the first send to queryable (or the timeout)
-	clientCPU  time.Duration // this process's CPU time during the load
-	points     []point
-	hwmKiB     int   // the server's VmHWM at the end
-	dbBytes    int64 // errors.db, errors.db-wal and -shm while the server still runs
-	dbStopped  int64 // errors.db (and what is left of its WAL) after the server stopped
-	sampleErrs []string
+	load        window
+	queryable   time.Time // when the API first counted every accepted event; zero if it never did within -drain-timeout
+	stored      int64     // events the API counted at the end (the sum of the issues' counts)
+	storedLoad  int64     // events it counted right after the load stopped
+	issues      int
+	serverCPU   time.Duration // the server process's CPU time from the first send to queryable (or the timeout)
+	clientCPU   time.Duration // this process's CPU time during the load
+	benchCPU    time.Duration // this process's CPU time over the serverCPU window
+	machineCPU  time.Duration // the whole machine's busy CPU time over the serverCPU window
+	points      []point
+	hwmKiB      int   // the server's VmHWM at the end
+	dbBytes     int64 // errors.db, errors.db-wal and -shm while the server still runs
+	dbStopped   int64 // errors.db (and what is left of its WAL) after the server stopped
+	sampleErrs  []string
+	drainWaited time.Duration // from the end of the load to queryable or giving up
 }
 
 // accepted is the number of events the server answered 200 for.
@@ -41,6 +44,16 @@ func (r ingestRun) endToEnd() float64 {
 		return 0
 	}
 	return float64(r.accepted()) / r.queryable.Sub(r.load.start).Seconds()
+}
+
+// others is the CPU time (in cores) other processes than the server and
+// this one used while the run was measured.
+func (r ingestRun) others() float64 {
+	end := r.queryable
+	if end.IsZero() {
+		end = r.load.end.Add(r.drainWaited)
+	}
+	return (r.machineCPU - r.serverCPU - r.benchCPU).Seconds() / end.Sub(r.load.start).Seconds()
 }
 
 // drain is how long the backlog took to be queryable after the load stopped.
@@ -102,7 +115,7 @@ func (b *bench) ingest(ctx context.Context, clients int, gzipped bool) (ingestRu
 	if err != nil {
 		return run, fmt.Errorf("read the server's CPU time: %w", err)
 	}
-	self0 := proc.SelfCPU()
+	self0, busy0 := proc.SelfCPU(), machineBusy()
 	s := startSampler(ctx, pid, 100*time.Millisecond, time.Second, stored)
 	run.load = drive(ctx, p.addr, reqs, clients, gzipped, b.opts.duration, &b.ids)
 	run.clientCPU = proc.SelfCPU() - self0
@@ -124,11 +137,13 @@ func (b *bench) ingest(ctx context.Context, clients int, gzipped bool) (ingestRu
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	run.drainWaited = time.Since(run.load.end)
 	cpu1, err := proc.ReadStat(pid)
 	if err != nil {
 		return run, fmt.Errorf("read the server's CPU time: %w", err)
 	}
 	run.serverCPU = cpu1.CPU - cpu0.CPU
+	run.benchCPU, run.machineCPU = proc.SelfCPU()-self0, machineBusy()-busy0
 	run.points, run.sampleErrs = s.stop()
 	if m, err := readStatus(pid); err == nil {
 		run.hwmKiB = m.HWM

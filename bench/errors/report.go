@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -124,9 +125,10 @@ func (r *report) print(w io.Writer) {
 		"(polled every 20 ms after the load); drain is the time from the end of the load to that point. Ceiling "+
 		"is the baseline server's rate with the same clients and bodies, and the last column the end-to-end rate as "+
 		"a share of it. Latency is the client's, over every answer. Server CPU/event is the server process's "+
-		"CPU time from the first send to all queryable, divided by the accepted events.\n\n", r.opts.duration)
+		"CPU time from the first send to all queryable, divided by the accepted events; others' CPU is the CPU "+
+		"other processes on the machine (not the server, not this one) used meanwhile, in cores (of %d).\n\n", r.opts.duration, runtime.NumCPU())
 	rows := [][]string{{"body", "clients", "sent", "200", "429", "503", "other", "accepted/s", "drain", "end-to-end events/s",
-		"ceiling req/s", "of ceiling", "p50", "p99", "max", "server CPU/event", "client CPU/req", "issues"}}
+		"ceiling req/s", "of ceiling", "p50", "p90", "p99", "max", "server CPU/event", "client CPU/req", "others' CPU", "issues"}}
 	for _, x := range r.rows {
 		in, bl := x.in, x.base
 		e2e, share := "never all", "–"
@@ -139,8 +141,8 @@ func (r *report) print(w io.Writer) {
 		rows = append(rows, []string{bodyName(in.load.gzipped), fmt.Sprint(in.load.clients), fmt.Sprint(in.load.sent()),
 			fmt.Sprint(in.load.statuses[200]), fmt.Sprint(in.load.statuses[429]), fmt.Sprint(in.load.statuses[503]), fmt.Sprint(in.load.other()),
 			fmt.Sprintf("%.0f", in.load.rate()), results.Dur(in.drain()), e2e, fmt.Sprintf("%.0f", bl.load.rate()), share,
-			results.Dur(percentile(in.load.lat, 50)), results.Dur(percentile(in.load.lat, 99)), results.Dur(percentile(in.load.lat, 100)),
-			perEvent(in.serverCPU, in.accepted()), perEvent(in.clientCPU, int64(in.load.sent())), fmt.Sprint(in.issues)})
+			results.Dur(percentile(in.load.lat, 50)), results.Dur(percentile(in.load.lat, 90)), results.Dur(percentile(in.load.lat, 99)), results.Dur(percentile(in.load.lat, 100)),
+			perEvent(in.serverCPU, in.accepted()), perEvent(in.clientCPU, int64(in.load.sent())), cores(in.others()), fmt.Sprint(in.issues)})
 	}
 	results.Table(w, rows)
 	fmt.Fprintln(w)
@@ -204,13 +206,13 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n## 3. Baseline: the HTTP ceiling\n\n")
 	fmt.Fprintf(w, "The same clients and bodies for %s against a plain Go net/http server in a child process that reads "+
 		"each body and answers 200 {\"id\": ...} without decompressing, parsing or storing it.\n\n", r.opts.baselineDuration)
-	rows = [][]string{{"body", "clients", "req/s", "p50", "p99", "max", "server CPU/req", "client CPU/req", "not 200"}}
+	rows = [][]string{{"body", "clients", "req/s", "p50", "p99", "max", "server CPU/req", "client CPU/req", "others' CPU", "not 200"}}
 	for _, x := range r.rows {
 		bl := x.base
 		rows = append(rows, []string{bodyName(bl.load.gzipped), fmt.Sprint(bl.load.clients), fmt.Sprintf("%.0f", bl.load.rate()),
 			results.Dur(percentile(bl.load.lat, 50)), results.Dur(percentile(bl.load.lat, 99)), results.Dur(percentile(bl.load.lat, 100)),
 			perEvent(bl.serverCPU, int64(bl.load.statuses[200])), perEvent(bl.clientCPU, int64(bl.load.sent())),
-			fmt.Sprint(bl.load.sent() - bl.load.statuses[200])})
+			cores(bl.others()), fmt.Sprint(bl.load.sent() - bl.load.statuses[200])})
 	}
 	results.Table(w, rows)
 
@@ -240,6 +242,9 @@ func perEvent(d time.Duration, n int64) string {
 	}
 	return results.Dur(d / time.Duration(n))
 }
+
+// cores prints a CPU share in cores.
+func cores(c float64) string { return fmt.Sprintf("%.2f", max(c, 0)) }
 
 // mb prints bytes as MB (10^6).
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -125,3 +125,36 @@ func (s *sampler) stop() ([]point, []string) {
 	defer s.mu.Unlock()
 	return s.points, s.errs
 }
+
+// parseCPUBusy reads the time all CPUs spent busy (user, nice, system,
+// irq, softirq and steal: everything but idle and iowait) from the text
+// of /proc/stat, whose counters are in USER_HZ ticks of 10 ms.
+func parseCPUBusy(text string) (time.Duration, error) {
+	line, _, _ := strings.Cut(text, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("malformed /proc/stat line %q", line)
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed /proc/stat line %q", line)
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond, nil
+}
+
+// machineBusy is the CPU time the whole machine has been busy (0 if
+// /proc/stat cannot be read).
+func machineBusy() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	d, _ := parseCPUBusy(string(raw))
+	return d
+}
