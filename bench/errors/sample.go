@@ -63,7 +63,8 @@ type point struct {
 }
 
 // sampler reads a server's RSS every interval and asks how many events
-// are queryable every storedEvery, until stopped. It owns its goroutine:
+// are queryable every storedEvery (rounded to intervals; a slow answer
+// delays the next readings, it does not skip one), until stopped. It owns its goroutine:
 // stop ends it and waits for it.
 type sampler struct {
 	cancel context.CancelFunc
@@ -80,16 +81,15 @@ func startSampler(ctx context.Context, pid int, interval, storedEvery time.Durat
 		start := time.Now()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
-		var lastStored time.Time
-		for {
+		every := max(1, int(storedEvery/interval))
+		for i := 0; ; i++ {
 			p := point{at: time.Since(start), stored: -1}
 			if m, err := readStatus(pid); err == nil {
 				p.rssKiB = m.RSS
 			} else {
 				s.note(err)
 			}
-			if time.Since(lastStored) >= storedEvery {
-				lastStored = time.Now()
+			if i%every == 0 {
 				if n, _, err := stored(ctx); err == nil {
 					p.stored = n
 				} else if ctx.Err() == nil {
