@@ -12,11 +12,11 @@ import (
 )
 
 // Client is a minimal HTTP/1.1 keep-alive client for one connection at a
-// time: GET / with a fixed Host; not safe for concurrent use. The load
-// generators use it instead of net/http's client because it costs a few
-// microseconds per request, so that a single core of load can saturate a
-// proxy sharing a core with its backend; net/http's client costs several
-// times more. It keeps no cookies: to a proxy, every request is a new
+// time: GET / with a fixed Host (Get), or requests built by the caller
+// (Send); not safe for concurrent use. The load generators use it instead
+// of net/http's client because it costs a few microseconds per request,
+// so that a single core of load can saturate a proxy sharing a core with
+// its backend; net/http's client costs several times more. It keeps no cookies: to a proxy, every request is a new
 // client.
 type Client struct {
 	addr    string
@@ -48,20 +48,11 @@ func NewClient(addr, host string) *Client {
 // send the request a second time.
 func (c *Client) Get() (status int, body []byte, retried bool, err error) {
 	for attempt := 0; ; attempt++ {
-		if c.conn == nil {
-			conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
-			if err != nil {
-				return 0, nil, retried, err
-			}
-			c.conn, c.reused = conn, false
-			if c.br == nil {
-				c.br = bufio.NewReaderSize(conn, 16<<10)
-			} else {
-				c.br.Reset(conn)
-			}
+		if err := c.connect(); err != nil {
+			return 0, nil, retried, err
 		}
 		reused := c.reused
-		status, body, keep, err := c.roundTrip()
+		status, body, keep, err := c.roundTrip(c.req)
 		if err != nil || !keep {
 			c.Close()
 		} else {
@@ -75,7 +66,43 @@ func (c *Client) Get() (status int, body []byte, retried bool, err error) {
 	}
 }
 
-// Close closes the connection, if any; the next Get opens a new one.
+// Send sends req, a complete HTTP/1.1 request (headers and body), and
+// returns the status and body of the answer (valid until the next call).
+// Unlike Get it never sends a request twice: a POST may have been acted
+// on even when no answer came back, so any failure is returned.
+func (c *Client) Send(req []byte) (status int, body []byte, err error) {
+	if err := c.connect(); err != nil {
+		return 0, nil, err
+	}
+	status, body, keep, err := c.roundTrip(req)
+	if err != nil || !keep {
+		c.Close()
+	} else {
+		c.reused = true
+	}
+	return status, body, err
+}
+
+// connect opens a connection unless one is open.
+func (c *Client) connect() error {
+	if c.conn != nil {
+		return nil
+	}
+	conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
+	if err != nil {
+		return err
+	}
+	c.conn, c.reused = conn, false
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(conn, 16<<10)
+	} else {
+		c.br.Reset(conn)
+	}
+	return nil
+}
+
+// Close closes the connection, if any; the next Get or Send opens a new
+// one.
 func (c *Client) Close() {
 	if c.conn != nil {
 		_ = c.conn.Close()
@@ -83,13 +110,13 @@ func (c *Client) Close() {
 	}
 }
 
-// roundTrip writes the request and reads one response; keep is false when
-// the connection must not be reused.
-func (c *Client) roundTrip() (status int, body []byte, keep bool, err error) {
+// roundTrip writes req and reads one response; keep is false when the
+// connection must not be reused.
+func (c *Client) roundTrip(req []byte) (status int, body []byte, keep bool, err error) {
 	if err := c.conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		return 0, nil, false, err
 	}
-	if _, err := c.conn.Write(c.req); err != nil {
+	if _, err := c.conn.Write(req); err != nil {
 		return 0, nil, false, fmt.Errorf("%w: write: %w", ErrNotSent, err)
 	}
 	line, err := c.br.ReadSlice('\n')

@@ -87,8 +87,9 @@ type Server struct {
 
 // StartServer starts `slipway server` from bin with data dir data on free
 // loopback ports, its process (and so the proxy and instances it starts)
-// on cpus ("" for any), and waits until its API answers.
-func StartServer(ctx context.Context, g *proc.Group, bin, data, cpus string) (*Server, error) {
+// on cpus ("" for any), and waits until its API answers. flags are added
+// to the command line (e.g. "--errors-rate", "1e9").
+func StartServer(ctx context.Context, g *proc.Group, bin, data, cpus string, flags ...string) (*Server, error) {
 	api, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func StartServer(ctx context.Context, g *proc.Group, bin, data, cpus string) (*S
 	s := &Server{Bin: bin, Data: data, API: api, ProxyAddr: paddr, group: g}
 	g.OnStopAll(func() { proc.KillByPath(data) })
 	s.cmd, err = g.Start(proc.Child{Name: "slipway-server", CPUs: cpus,
-		Argv: []string{bin, "server", "--data", data, "--listen", api, "--proxy-listen", paddr}})
+		Argv: append([]string{bin, "server", "--data", data, "--listen", api, "--proxy-listen", paddr}, flags...)})
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +121,9 @@ func (s *Server) Client() (*api.Client, error) {
 	}
 	return api.NewClient("http://"+s.API, strings.TrimSpace(string(token))), nil
 }
+
+// Pid is the pid of the server process.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // ProxyPid is the pid of the server's proxy process (0 if unknown).
 func (s *Server) ProxyPid() int { return proc.ReadPid(filepath.Join(s.Data, "proxy.pid")) }
