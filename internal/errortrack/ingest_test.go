@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -559,4 +560,45 @@ func TestIsIngestPath(t *testing.T) {
 			t.Errorf("IsIngestPath(%q) = %v, want %v", p, got, want)
 		}
 	}
+}
+
+// What @sentry/node 11.12.0 really sent (testdata/envelopes/node), with
+// its query-string auth, gives one issue for its two TypeErrors and a
+// crash-free rate for its release.
+func TestRealNodeSDKPayloads(t *testing.T) {
+	r := newRig(t, errortrack.Options{}, true)
+	path := r.envelopePath() + "?sentry_key=" + r.p.PublicKey + "&sentry_version=7&sentry_client=sentry.javascript.node%2F11.12.0"
+	for _, f := range []string{"typeerror", "typeerror_again", "session_init", "session_exited", "crash_session", "sessions", "client_report"} {
+		body, err := os.ReadFile(filepath.Join("testdata", "envelopes", "node", f+".envelope"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := r.post(path, body, nil); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", f, resp.StatusCode, resp.Header.Get("X-Sentry-Error"))
+		}
+	}
+	gz, err := os.ReadFile(filepath.Join("testdata", "envelopes", "node", "crash_event.envelope.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := r.post(path, gz, map[string]string{"Content-Encoding": "gzip"}); resp.StatusCode != 200 {
+		t.Fatalf("crash event: %d %s", resp.StatusCode, resp.Header.Get("X-Sentry-Error"))
+	}
+	var typeErrors int64
+	for _, is := range r.issues() {
+		if strings.HasPrefix(is.Title, "TypeError") {
+			typeErrors += is.Events
+			if is.FirstRelease != "shop-node@2.0.0" {
+				t.Errorf("TypeError issue release %q", is.FirstRelease)
+			}
+		}
+	}
+	if typeErrors != 2 {
+		t.Fatalf("want both TypeErrors in issues, got %d events: %+v", typeErrors, r.issues())
+	}
+	h, err := r.st.ReleaseHealth(context.Background(), r.p.ID)
+	if err != nil || len(h) != 1 || h[0].Release != "shop-node@2.0.0" || h[0].Started == 0 || h[0].Crashed != 1 || h[0].CrashFree <= 0 || h[0].CrashFree >= 1 {
+		t.Fatalf("release health from the node SDK's sessions: %+v %v", h, err)
+	}
+	t.Logf("node release health: %+v", h[0])
 }
