@@ -172,6 +172,7 @@ func TestCanaryHealthyPassesSticky(t *testing.T) {
 	steps := `strategy: canary
 steps:
   - weight: 30
+  - pause: 4s
   - analysis: 40s
   - weight: 60
   - pause: 1s
@@ -186,33 +187,46 @@ analysis:
 	e.ok("deploy", "-f", "slipway.yaml", "--env", "staging", "--no-wait")
 	e.waitFor(20*time.Second, "canary at 30%", func(st api.RolloutStatus) bool { return st.Rollout.Weight == 30 })
 
-	// Sticky clients: each keeps one version while the canary runs.
+	// Sticky clients: 20 new clients each get a version at 30% (with 20
+	// of them, all landing on stable would happen 0.08% of the time)...
+	type client struct {
+		http  *http.Client
+		first string
+	}
+	fetch := func(c *http.Client) string {
+		req, _ := http.NewRequest("GET", "http://"+e.proxyAddr+"/", nil)
+		req.Host = stagingHost
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body [128]byte
+		n, _ := resp.Body.Read(body[:])
+		resp.Body.Close()
+		if strings.Contains(string(body[:n]), "[v2]") {
+			return "v2"
+		}
+		return "v1"
+	}
 	seenCanary := false
-	for c := range 10 {
+	var clients []client
+	for range 20 {
 		jar, _ := cookiejar.New(nil)
-		client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-		first := ""
-		for range 20 {
-			req, _ := http.NewRequest("GET", "http://"+e.proxyAddr+"/", nil)
-			req.Host = stagingHost
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var body [128]byte
-			n, _ := resp.Body.Read(body[:])
-			resp.Body.Close()
-			v := "v1"
-			if strings.Contains(string(body[:n]), "[v2]") {
-				v, seenCanary = "v2", true
-			}
-			if st := e.rolloutStatus(); st.Rollout.State != store.RolloutRunning || st.Rollout.Weight != 30 {
-				break // the weight moved on; stickiness is checked within one weight
-			}
-			if first == "" {
-				first = v
-			} else if v != first {
-				t.Fatalf("client %d moved from %s to %s during the canary", c, first, v)
+		c := client{http: &http.Client{Jar: jar, Timeout: 5 * time.Second}}
+		c.first = fetch(c.http)
+		seenCanary = seenCanary || c.first == "v2"
+		clients = append(clients, c)
+	}
+	if st := e.rolloutStatus(); st.Rollout.State != store.RolloutRunning || st.Rollout.Weight != 30 {
+		t.Fatalf("the canary left 30%% while the clients were assigned (the 4s pause should hold it): %+v", st.Rollout)
+	}
+	// ...and keeps it while the canary runs, also across weights.
+	for i, c := range clients {
+		for range 5 {
+			if v := fetch(c.http); v != c.first {
+				if st := e.rolloutStatus(); st.Rollout.State == store.RolloutRunning {
+					t.Fatalf("client %d moved from %s to %s during the canary", i, c.first, v)
+				}
 			}
 		}
 	}
