@@ -145,7 +145,9 @@ func (cp *ControlPlane) expirePromotions(ctx context.Context) {
 		return
 	}
 	for _, p := range ps {
-		if time.Now().After(p.ExpiresAt) {
+		// A fully approved promotion is starting its rollout, or its start
+		// failed and an approver may retry: Approve checks its expiry.
+		if len(p.Approvers) < p.Needed && time.Now().After(p.ExpiresAt) {
 			if err := cp.store.SetPromotionState(ctx, p.ID, store.PromotionExpired, 0); err != nil {
 				cp.log.Warn("expire promotion", "promotion", p.ID, "err", err)
 			}

@@ -77,6 +77,11 @@ func (s *Store) Approve(ctx context.Context, id int64, approver string) (Promoti
 		}
 		for _, a := range p.Approvers {
 			if a == approver {
+				if len(p.Approvers) >= p.Needed {
+					// Fully approved yet pending: its rollout could not
+					// start (another was running). Approving again retries.
+					return nil
+				}
 				return fmt.Errorf("%s already approved promotion %d; it needs %d approval(s) from different users", approver, id, p.Needed)
 			}
 		}

@@ -137,6 +137,11 @@ func testCandidates(t *testing.T, s *store.Store) {
 	if _, err := s.Approve(ctx, p.ID, "bob"); err != nil {
 		t.Fatalf("approving a candidate promotion: %v", err)
 	}
+	// Fully approved but still pending (its rollout could not start):
+	// the approver may approve again to retry, adding no approval.
+	if again, err := s.Approve(ctx, p.ID, "bob"); err != nil || len(again.Approvers) != 1 {
+		t.Fatalf("retrying a fully approved promotion = %+v, %v", again, err)
+	}
 	other, _ := s.AddPromotion(ctx, store.Promotion{App: "hello", FromEnv: "staging", ToEnv: "production", FromRelease: 1, Artifact: digestA,
 		Needed: 1, RequestedBy: "alice", ExpiresAt: c1.CreatedAt.Add(1e12)})
 	if _, ok, err := s.PromotionCandidate(ctx, other.ID); ok || err != nil {
