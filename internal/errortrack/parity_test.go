@@ -127,6 +127,7 @@ var parityCases = []string{
 	`{"exception":[{"mechanism":{"type":"a"},"mechanism":{}}]}`,
 	`{"exception":[{"mechanism":{"handled":true,"handled":"x","synthetic":"true","synthetic":1}}]}`,
 	`{"exception":[{"mechanism":{"handled":"false","synthetic":"TRUE","type":7}}]}`,
+	`{"exception":[{"mechanism":{"handled":"tru\u0065","synthetic":"\u0074rue"},"stacktrace":{"frames":[{"in_app":"f\u0061lse"},{"in_app":" true"},{"in_app":"true "}]}}]}`,
 	`{"exception":[{"stacktrace":{"frames":[{"function":"f"}]},"stacktrace":null}]}`,
 	`{"exception":[{"stacktrace":{"frames":[{"function":"f"}],"frames":{}}}]}`,
 	`{"exception":[{"stacktrace":[{"function":"f"}]}]}`,
@@ -309,6 +310,28 @@ func FuzzParseEventMatchesReference(f *testing.F) {
 	})
 }
 
+// FuzzJSONReaderMatchesValid checks that a jsonReader accepts exactly
+// what encoding/json does, for any JSON value at the top.
+func FuzzJSONReaderMatchesValid(f *testing.F) {
+	for _, b := range parityInputs(f) {
+		if len(b) < 4096 || bytes.Count(b, []byte("[")) < 1000 {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`[1,-0.5e+7,"\u00e9",true,false,null,{}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &jsonReader{b: b}
+		v := r.value()
+		r.end()
+		if valid := json.Valid(b); valid == r.failed {
+			t.Fatalf("%q: json.Valid %v, jsonReader failed %v", clipInput(b), valid, r.failed)
+		}
+		if !r.failed && !bytes.Equal(v, bytes.TrimSpace(b)) {
+			t.Fatalf("%q: value %q", clipInput(b), v)
+		}
+	})
+}
+
 // TestScalarStringMatchesReference compares the coercions that gained a
 // fast path with the old ones, on every value the inputs hold.
 func TestScalarStringMatchesReference(t *testing.T) {
@@ -335,6 +358,9 @@ func TestScalarStringMatchesReference(t *testing.T) {
 		}
 		if got, want := stringValue(v), refStringValue(v); got != want {
 			t.Errorf("stringValue(%q) = %q, reference %q", clipInput(v), got, want)
+		}
+		if got, want := boolean(v), refBoolean(v); fmtBool(got) != fmtBool(want) {
+			t.Errorf("boolean(%q) = %s, reference %s", clipInput(v), fmtBool(got), fmtBool(want))
 		}
 		gid, gerr := eventID(v)
 		wid, werr := refEventID(v)
