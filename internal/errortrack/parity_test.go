@@ -372,3 +372,93 @@ func TestScalarStringMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// compareParseEnvelope fails unless ParseEnvelope and refParseEnvelope
+// agree on b.
+func compareParseEnvelope(t *testing.T, b []byte) {
+	t.Helper()
+	want, werr := refParseEnvelope(b)
+	got, gerr := ParseEnvelope(b)
+	if werr != nil || gerr != nil {
+		var wpe, gpe *ParseError
+		if werr == nil || gerr == nil || werr.Error() != gerr.Error() ||
+			errors.As(werr, &wpe) != errors.As(gerr, &gpe) || errors.Is(werr, ErrTooLarge) != errors.Is(gerr, ErrTooLarge) {
+			t.Fatalf("input %q: new error %v (%T), reference %v (%T)", clipInput(b), gerr, gerr, werr, werr)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("input %q:\nnew:       %+v\nreference: %+v", clipInput(b), got, want)
+	}
+}
+
+// envelopeParityCases are envelopes made to tell two parsers apart.
+var envelopeParityCases = []string{
+	"{\"DSN\":\"x\",\"dsn\":\"y\",\"dsn\":5,\"Event_ID\":\"a\",\"sent_at\":\"s\",\"sent_at\":null}\n",
+	"{\"event_id\":\"a\",\"event_id\":\"\\u0062\",\"d\\u0073n\":\"escaped\",\"sent_at\":{}}\n",
+	"{\"event_id\":\"caf\xc3\xa9\xff\"}\n",
+	"{}\n{\"TYPE\":\"event\"}\n{}\n",
+	"{}\n{\"type\":\"event\",\"type\":null}\n{}\n",
+	"{}\n{\"type\":null,\"type\":\"event\"}\n{}\n",
+	"{}\n{\"type\":\"ev\\u0065nt\",\"length\":2}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":\"2\"}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":2.0}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":-0}\n\n",
+	"{}\n{\"type\":\"event\",\"length\":-1}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":1e1}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":99999999999999999999}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":null}\n{}\n",
+	"{}\n{\"type\":\"event\",\"Length\":2}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":2,\"length\":3}\n{}x\n",
+	"{}\n{\"type\":\"event\",\"content_type\":7}\n{}\n",
+	"{}\n{\"type\":\"event\",\"content_type\":\"application/json\",\"content_type\":\"text/plain\"}\n{}\n",
+	"{}\n{\"type\":5}\n{}\n",
+	"{}\n{\"type\":\"\"}\n{}\n",
+	"{}\n{\"type\":\"\\u0000\"}\n{}\n",
+	"{}\n{\"type\":\"attachment\",\"length\":0}\n\n{\"type\":\"session\"}\n{}\n",
+	"{}\n{\"type\":\"event\"}\n{}\n{\"type\":\"event\"}\n{}\n",
+	"{}\r\n{\"type\":\"event\"}\r\n{}\r\n",
+	"\xef\xbb\xbf{}\n",
+	" {}\n",
+	"{} x\n",
+	"{}\n{\"type\":\"event\"} {}\n{}\n",
+	"{}\n[\"type\",\"event\"]\n{}\n",
+	"{}\n{\"type\":\"event\",}\n{}\n",
+	"{}\n{\"type\":\"event\",\"length\":01}\n{}\n",
+	"{}\n\n \n{\"type\":\"event\",\"length\":2}\n{}",
+	"[]\n",
+	"null\n",
+	"{\n",
+	"",
+	" \n ",
+}
+
+// TestParseEnvelopeMatchesReference compares ParseEnvelope with the
+// parser it replaced on every testdata envelope, each cut short at every
+// byte, the event payloads and the cases above.
+func TestParseEnvelopeMatchesReference(t *testing.T) {
+	for _, b := range parityInputs(t) {
+		compareParseEnvelope(t, b)
+	}
+	for _, s := range envelopeParityCases {
+		compareParseEnvelope(t, []byte(s))
+	}
+	for _, name := range []string{"go/wrapped.envelope", "node/sessions.envelope", "node/client_report.envelope"} {
+		b := readTestdata(t, name)
+		for i := range len(b) {
+			compareParseEnvelope(t, b[:i])
+		}
+	}
+}
+
+func FuzzParseEnvelopeMatchesReference(f *testing.F) {
+	for _, b := range seedEnvelopes(f) {
+		f.Add(b)
+	}
+	for _, s := range envelopeParityCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		compareParseEnvelope(t, b)
+	})
+}
