@@ -14,6 +14,7 @@
 //	grouping.go  fingerprints: custom, stack trace, normalised message; versioned
 //	normalize.go a message's variable parts (numbers, IDs, addresses) as placeholders
 //	jsonvalue.go lenient reading of the JSON values SDKs disagree on
+//	jsonscan.go  a one-pass JSON reader that validates as encoding/json does
 //	ingest.go    the HTTP endpoints: auth, limits, rate limiting, the bounded queue
 //	writer.go    the single writer that turns queued events into issues
 //	check.go     the rollout judge's "new issues in the canary" check

@@ -38,6 +38,17 @@ const minZstdWindow = 8 << 20
 // encoding. An error reading body itself (say, the client went away) is
 // returned wrapped, as it is no fault of the data.
 func Decode(contentEncoding string, body io.Reader, limit int64) ([]byte, error) {
+	return DecodeSized(contentEncoding, body, limit, -1)
+}
+
+// DecodeSized is Decode for a body of a known size, size being its
+// length before decompression (a request's Content-Length), or -1 when
+// unknown. It only sizes the buffer the result is read into, saving
+// reallocations for large bodies and memory for small ones: size+1 bytes
+// for a body as is, 4×size for a compressed one, but never more than
+// 64 KiB at first, whatever size says, before the data has come; it
+// then doubles as data arrives, up to limit+1 bytes as in Decode.
+func DecodeSized(contentEncoding string, body io.Reader, limit, size int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = MaxEnvelopeSize
 	}
@@ -73,7 +84,7 @@ func Decode(contentEncoding string, body io.Reader, limit int64) ([]byte, error)
 	default:
 		return nil, &ParseError{Reason: fmt.Sprintf("unsupported Content-Encoding %q: use gzip, deflate, br, zstd or none", contentEncoding)}
 	}
-	out, err := readAtMost(r, limit)
+	out, err := readAtMost(r, limit, initialBuffer(enc, size), expectedSize(enc, size))
 	if err != nil {
 		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 			return nil, fmt.Errorf("zstd body needs a window over the limit of %d bytes: %w", limit, ErrTooLarge)
@@ -106,7 +117,7 @@ func DecodeStoreBody(b []byte) ([]byte, error) {
 	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		return raw, nil
 	}
-	out, err := Decode("deflate", bytes.NewReader(raw), MaxEnvelopeSize)
+	out, err := DecodeSized("deflate", bytes.NewReader(raw), MaxEnvelopeSize, int64(len(raw)))
 	if err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
@@ -181,17 +192,60 @@ func (l *lazyZlib) Read(p []byte) (int, error) {
 	return l.zr.Read(p)
 }
 
+// Buffer sizes for readAtMost.
+const (
+	// maxInitialBuffer is the most allocated for a body before any of it
+	// has come, whatever its Content-Length claims.
+	maxInitialBuffer = 64 << 10
+	// unknownSizeBuffer is the first buffer for a body of unknown size.
+	unknownSizeBuffer = 8 << 10
+	// compressionGuess is how many times its compressed size a
+	// compressed body is guessed to expand to (JSON events under gzip:
+	// about 3.5).
+	compressionGuess = 4
+)
+
+// initialBuffer is the first buffer readAtMost gets for a body of size
+// bytes (-1: unknown) under encoding enc.
+func initialBuffer(enc string, size int64) int64 {
+	switch {
+	case size < 0:
+		return unknownSizeBuffer
+	case enc == "" || enc == "identity":
+		return min(size+1, maxInitialBuffer) // +1: room to see the end
+	default:
+		return min(max(compressionGuess*size, 512), maxInitialBuffer)
+	}
+}
+
+// expectedSize is the decompressed size of a body of size bytes under
+// enc when it is known (-1 otherwise): its size, when it is not
+// compressed.
+func expectedSize(enc string, size int64) int64 {
+	if enc == "" || enc == "identity" {
+		return size
+	}
+	return -1
+}
+
 // readAtMost reads r to its end, but no more than limit+1 bytes, growing
-// its buffer no further than that.
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+// its buffer no further than that. Its buffer starts at initial bytes
+// and doubles when full, except that when expected (≥ 0) is what r
+// should hold and doubling would reach it, it grows to expected+1 bytes:
+// enough to see the end of r without growing again.
+func readAtMost(r io.Reader, limit, initial, expected int64) ([]byte, error) {
 	end := limit + 1
-	buf := make([]byte, 0, min(end, 64<<10))
+	buf := make([]byte, 0, min(end, max(initial, 1)))
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) >= end {
 				return buf, nil
 			}
-			grown := make([]byte, len(buf), min(end, 2*int64(cap(buf))))
+			next := 2 * int64(cap(buf))
+			if expected >= 0 && int64(cap(buf)) <= expected && expected <= next {
+				next = expected + 1
+			}
+			grown := make([]byte, len(buf), min(end, next))
 			copy(grown, buf)
 			buf = grown
 		}

@@ -81,36 +81,64 @@ func (e *Envelope) Event() *Item {
 // type than expected are ignored rather than rejected: nothing in the
 // header is needed to accept the envelope.
 func parseEnvelopeHeader(line []byte) (EnvelopeHeader, error) {
-	var fields map[string]json.RawMessage
-	if err := unmarshalObject(line, &fields); err != nil {
-		return EnvelopeHeader{}, &ParseError{Reason: "envelope header is not JSON: " + err.Error()}
+	var v [3][]byte
+	if !readObject(line, envelopeHeaderKeys[:], v[:]) {
+		return EnvelopeHeader{}, &ParseError{Reason: "envelope header is not JSON: " + jsonSyntaxError(line).Error()}
 	}
 	return EnvelopeHeader{
-		EventID: stringValue(fields["event_id"]),
-		DSN:     stringValue(fields["dsn"]),
-		SentAt:  stringValue(fields["sent_at"]),
+		EventID: stringValue(v[0]),
+		DSN:     stringValue(v[1]),
+		SentAt:  stringValue(v[2]),
 	}, nil
+}
+
+var (
+	envelopeHeaderKeys = [...]string{"event_id", "dsn", "sent_at"}
+	itemHeaderKeys     = [...]string{"type", "length", "content_type"}
+)
+
+// readObject reads b, which must be a JSON object, and sets values[i] to
+// the raw value of its key names[i] (of the last one, when the key is
+// repeated; nil when absent). It is false when b is not a JSON object.
+func readObject(b []byte, names []string, values [][]byte) bool {
+	r := &jsonReader{b: b}
+	if r.peek() != '{' {
+		return false
+	}
+	r.enter()
+	for first := true; r.more(&first, '}'); {
+		k := r.key()
+		v := r.value()
+		for i, name := range names {
+			if k.is(name) {
+				values[i] = v
+				break
+			}
+		}
+	}
+	r.end()
+	return !r.failed
 }
 
 // parseItem reads item number n (its header line and its payload) from
 // the start of b and returns it with what follows it.
 func parseItem(n int, b []byte) (Item, []byte, error) {
 	line, rest, _ := cutLine(b)
-	var fields map[string]json.RawMessage
-	if err := unmarshalObject(line, &fields); err != nil {
-		return Item{}, nil, &ParseError{Reason: fmt.Sprintf("item %d: header is not JSON: %v", n, err)}
+	var v [3][]byte
+	if !readObject(line, itemHeaderKeys[:], v[:]) {
+		return Item{}, nil, &ParseError{Reason: fmt.Sprintf("item %d: header is not JSON: %v", n, jsonSyntaxError(line))}
 	}
-	item := Item{ContentType: stringValue(fields["content_type"])}
-	typ, ok := fields["type"]
-	if !ok || isNull(typ) {
+	typ, raw := v[0], v[1]
+	item := Item{ContentType: stringValue(v[2])}
+	if isNull(typ) {
 		return Item{}, nil, &ParseError{Reason: fmt.Sprintf("item %d has no type", n)}
 	}
-	if err := json.Unmarshal(typ, &item.Type); err != nil || item.Type == "" {
+	var ok bool
+	if item.Type, ok = unmarshalString(typ); !ok || item.Type == "" {
 		return Item{}, nil, &ParseError{Reason: fmt.Sprintf("item %d: type must be a non-empty string, got %s", n, clip(typ, 40))}
 	}
 
-	raw, ok := fields["length"]
-	if !ok || isNull(raw) {
+	if isNull(raw) {
 		item.Payload, rest, _ = cutLine(rest)
 		return item, rest, nil
 	}

@@ -115,7 +115,7 @@ func (t *Tracker) ingest(r *http.Request, project, endpoint string) (int, string
 	if r.ContentLength > MaxEnvelopeSize {
 		return http.StatusRequestEntityTooLarge, "", fmt.Errorf("body of %d bytes is over the limit of %d", r.ContentLength, MaxEnvelopeSize)
 	}
-	body, err := Decode(r.Header.Get("Content-Encoding"), http.MaxBytesReader(nil, r.Body, MaxEnvelopeSize), MaxEnvelopeSize)
+	body, err := DecodeSized(r.Header.Get("Content-Encoding"), http.MaxBytesReader(nil, r.Body, MaxEnvelopeSize), MaxEnvelopeSize, r.ContentLength)
 	if err != nil {
 		return errorStatus(err), "", err
 	}
