@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline"
 )
 
 // Run states. A run is queued until a runner slot takes it, then running
@@ -179,7 +180,7 @@ func (s *Store) createRun(ctx context.Context, tx *sql.Tx, nr NewRun) (Run, erro
 	if err != nil {
 		return Run{}, err
 	}
-	detail := fmt.Sprintf("run %d of %s at %s (%s)", id, redactRepo(nr.Repo), nr.Revision, nr.Trigger)
+	detail := fmt.Sprintf("run %d of %s at %s (%s)", id, pipeline.Redacted(nr.Repo), nr.Revision, nr.Trigger)
 	if nr.RerunOf > 0 {
 		detail += fmt.Sprintf(", rerun of run %d", nr.RerunOf)
 	}
@@ -355,24 +356,6 @@ func (s *Store) RequeueRun(ctx context.Context, id int64, why string, limit int)
 			Detail: fmt.Sprintf("run %d at %s %s; queued again to run from the start (%d of %d)", id, r.Revision, why, n, limit)})
 	})
 	return n, err
-}
-
-// redactRepo hides the credential of a repository URL (the password, or
-// over HTTP(S) a user name given without one: a token) as
-// pipeline.Redacted does: the audit log never holds one.
-func redactRepo(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil || u.User == nil {
-		return repo
-	}
-	if _, ok := u.User.Password(); ok {
-		return u.Redacted()
-	}
-	if u.Scheme == "http" || u.Scheme == "https" {
-		u.User = url.User("xxxxx")
-		return u.String()
-	}
-	return repo
 }
 
 func shortCommit(r Run) string {
