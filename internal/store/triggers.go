@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/pipeline"
 	"github.com/slipway-dev/slipway/internal/spec"
 )
 
@@ -55,7 +56,7 @@ func (s *Store) InitSource(ctx context.Context, app, repo string, sealed []byte,
 			return nil
 		}
 		created = true
-		return s.addEvent(ctx, tx, actor, "source.webhook-create", app, "", "webhook secret generated for "+redactRepo(repo))
+		return s.addEvent(ctx, tx, actor, "source.webhook-create", app, "", "webhook secret generated for "+pipeline.Redacted(repo))
 	})
 	return created, err
 }
