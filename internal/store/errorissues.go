@@ -278,22 +278,11 @@ func (s *ErrorStore) ErrorIssues(ctx context.Context, f IssueFilter) ([]ErrorIss
 	}
 	q += ` ORDER BY i.last_seen DESC, i.id DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := s.queryIssues(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list issues: %w", err)
 	}
-	defer rows.Close()
-	var out []ErrorIssue
-	for rows.Next() {
-		var n int64
-		is, err := scanIssue(rows, &n)
-		if err != nil {
-			return nil, err
-		}
-		is.ReleaseEvents = n
-		out = append(out, is)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ErrorIssue returns one issue with its releases, or ErrNotFound.
@@ -384,10 +373,16 @@ func (s *ErrorStore) SetIssueStatus(ctx context.Context, id int64, status string
 // NewIssuesIn returns the issues first seen in release (not ignored) with
 // at least minEvents events there, the most frequent first.
 func (s *ErrorStore) NewIssuesIn(ctx context.Context, project int64, release string, minEvents int64) ([]ErrorIssue, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+issueCols+`, ir.events FROM issues i JOIN projects p ON p.id = i.project_id
+	return s.queryIssues(ctx, `SELECT `+issueCols+`, ir.events FROM issues i JOIN projects p ON p.id = i.project_id
 		JOIN issue_releases ir ON ir.issue_id = i.id AND ir.release = i.first_release
 		WHERE i.project_id = ? AND i.first_release = ? AND i.status != 'ignored' AND ir.events >= ?
 		ORDER BY ir.events DESC, i.id`, project, release, minEvents)
+}
+
+// queryIssues runs q, which selects issueCols and then a release's event
+// count, and scans its rows.
+func (s *ErrorStore) queryIssues(ctx context.Context, q string, args ...any) ([]ErrorIssue, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
