@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -119,6 +120,55 @@ func TestPromotionNeedsApproval(t *testing.T) {
 	e.mustServe(prodHost, "v1")
 	if _, errOut, code := e.runAs(bob, "approve", "hello", "1"); code != 1 || !strings.Contains(errOut, "not pending") {
 		t.Fatalf("approving twice: exit %d %q", code, errOut)
+	}
+}
+
+// The last approval of a promotion whose rollout cannot start (another
+// rollout of production is running) leaves it pending with its approvals;
+// the approver approves again once production is free, and it deploys.
+func TestApprovedPromotionRetriesWhenProductionIsBusy(t *testing.T) {
+	e := newEnv(t)
+	e.writeFullSpec("", "approvals: 1\nconfig:\n  HELLO_STARTUP_DELAY: 3s\n")
+	alice := e.addUser("alice", "approver")
+	bob := e.addUser("bob", "approver")
+	e.setVersion("v1", true)
+	e.okAs(alice, "deploy", "-f", "slipway.yaml", "--env", "staging")
+	e.okAs(alice, "promote", "hello", "--from", "staging", "--to", "production")
+	e.okAs(alice, "promote", "hello", "--from", "staging", "--to", "production")
+
+	// Approving promotion 1 starts a rollout whose instances take 3 s to
+	// start; promotion 2's approval meanwhile cannot start another.
+	first := make(chan string, 1)
+	go func() {
+		out, errOut, code := e.runAs(bob, "approve", "hello", "1")
+		first <- fmt.Sprintf("exit %d: %s%s", code, out, errOut)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st := e.status("hello", "production"); st.Rollout != nil && st.Rollout.State == store.RolloutRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("promotion 1's rollout never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, errOut, code := e.runAs(bob, "approve", "hello", "2")
+	if code == 0 || !strings.Contains(errOut, "in progress") {
+		t.Fatalf("approving while production is busy: exit %d %q", code, errOut)
+	}
+	if out := <-first; !strings.Contains(out, "exit 0") {
+		t.Fatalf("promotion 1: %s", out)
+	}
+	if out := e.okAs(bob, "approvals"); !strings.Contains(out, "approvals 1/1") {
+		t.Fatalf("promotion 2 should wait, fully approved: %q", out)
+	}
+	out := e.okAs(bob, "approve", "hello", "2")
+	if !strings.Contains(out, "production release 2 is live") {
+		t.Fatalf("retrying the approval: %q", out)
+	}
+	if out := e.okAs(bob, "approvals"); strings.Contains(out, "approvals 1/1") {
+		t.Fatalf("promotion 2 still pending after it deployed: %q", out)
 	}
 }
 
