@@ -128,6 +128,15 @@ func TestCanaryNewErrorIssueAborted(t *testing.T) {
 			t.Errorf("audit log lacks %s:\n%s", want, audit)
 		}
 	}
+	// A viewer reads issues but may not change them; the refusal changes nothing.
+	vic := e.addUser("vic", "viewer")
+	if out := e.okAs(vic, "errors", "list", "hello", "--env", "staging"); !strings.Contains(out, "checkoutError") {
+		t.Errorf("viewer's list lacks the canary's issue:\n%s", out)
+	}
+	e.refused(vic, []string{"deployer"}, "errors", "ignore", strconv.FormatInt(fresh.ID, 10))
+	if is := e.waitIssue(time.Second, "checkoutError", "--release", "2"); is.Status != store.IssueUnresolved {
+		t.Errorf("a refused ignore changed the issue: %+v", is)
+	}
 	if dsn := strings.TrimSpace(e.ok("errors", "dsn", "hello", "--env", "staging")); !strings.HasPrefix(dsn, "http://") || !strings.Contains(dsn, "@"+e.apiAddr+"/") {
 		t.Errorf("dsn %q does not point at the server %s", dsn, e.apiAddr)
 	}
