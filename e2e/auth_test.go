@@ -201,7 +201,7 @@ func TestUsersAndRoles(t *testing.T) {
 	e.refused(bob, []string{"bob (deployer on staging) may not deploy to hello/staging: it needs admin (environments.staging.permissions.deploy in slipway.yaml)"},
 		"deploy", "-f", "slipway.yaml", "--env", "staging")
 	e.writeFullSpec("", "")
-	e.refused(bob, []string{"may not lower permissions of hello", "environments.staging.permissions.deploy from admin to deployer"},
+	e.refused(bob, []string{"may not lower permissions or loosen promotion rules of hello", "environments.staging.permissions.deploy from admin to deployer"},
 		"apply", "-f", "slipway.yaml")
 	if evs := e.audit(5); findEvent(evs, "bob", "apply", "hello", store.OutcomeDenied) == nil {
 		t.Errorf("bob's refused apply is not in the audit log")

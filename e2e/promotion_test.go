@@ -121,6 +121,12 @@ func TestPromotionNeedsApproval(t *testing.T) {
 	if _, errOut, code := e.runAs(bob, "approve", "hello", "1"); code != 1 || !strings.Contains(errOut, "not pending") {
 		t.Fatalf("approving twice: exit %d %q", code, errOut)
 	}
+
+	// A deployer may not drop the gates (apply or deploy -f); an admin may.
+	e.writeFullSpec("", "requires_from: staging\n")
+	e.refused(carol, []string{"loosen promotion rules", "environments.production.approvals 1 → 0"}, "apply", "-f", "slipway.yaml")
+	e.refused(carol, []string{"environments.production.approvals 1 → 0"}, "deploy", "-f", "slipway.yaml", "--env", "staging")
+	e.ok("apply", "-f", "slipway.yaml")
 }
 
 // The last approval of a promotion whose rollout cannot start (another

@@ -121,8 +121,9 @@ func (cp *ControlPlane) deny(ctx context.Context, actor, action, app, env, why s
 }
 
 // checkSpecChange refuses a spec (from apply, or a deploy with -f) that
-// would lower an environment's permissions unless actor is an admin:
-// otherwise a deployer could open production to itself.
+// would lower an environment's permissions or loosen its promotion rules
+// (requires_from, approvals) unless actor is an admin: otherwise a
+// deployer could open production to itself, or reach it past its gates.
 func (cp *ControlPlane) checkSpecChange(ctx context.Context, actor string, next spec.App) error {
 	prev, err := cp.store.App(ctx, next.Name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -131,8 +132,12 @@ func (cp *ControlPlane) checkSpecChange(ctx context.Context, actor string, next 
 	if err != nil {
 		return err
 	}
-	lowered := auth.Lowered(&prev, &next)
-	if len(lowered) == 0 {
+	var what []string
+	for _, l := range auth.Lowered(&prev, &next) {
+		what = append(what, l.String())
+	}
+	what = append(what, auth.LoosenedGates(prev, next)...)
+	if len(what) == 0 {
 		return nil
 	}
 	u, err := cp.store.User(ctx, actor)
@@ -142,12 +147,8 @@ func (cp *ControlPlane) checkSpecChange(ctx context.Context, actor string, next 
 	if auth.Role(u.Role) == auth.Admin {
 		return nil
 	}
-	var what []string
-	for _, l := range lowered {
-		what = append(what, l.String())
-	}
 	return cp.deny(ctx, actor, string(api.ActApply), next.Name, "", fmt.Sprintf(
-		"%s (%s) may not lower permissions of %s (%s): only an admin may; keep them in slipway.yaml as they are stored (`slipway plan` shows the difference), or ask an admin to apply it",
+		"%s (%s) may not lower permissions or loosen promotion rules of %s (%s): only an admin may; keep them in slipway.yaml as they are stored (`slipway plan` shows the difference), or ask an admin to apply it",
 		actor, u.Role, next.Name, strings.Join(what, "; ")))
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/api"
+	"github.com/slipway-dev/slipway/internal/auth"
 	"github.com/slipway-dev/slipway/internal/spec"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/trigger"
@@ -221,40 +222,11 @@ func (t *triggers) deployTo(ctx context.Context, run store.Run, a trigger.Action
 	if err != nil {
 		return store.Rollout{}, err
 	}
-	if loose := loosenedGates(stored, sp); len(loose) > 0 {
+	if loose := auth.LoosenedGates(stored, sp); len(loose) > 0 {
 		return store.Rollout{}, fmt.Errorf("%w: slipway.yaml at %s loosens promotion rules (%s); a push may not, since whoever can push could then reach those environments past their gates: an admin applies such a change with `slipway apply`",
 			api.ErrForbidden, shortHash(run.Commit), strings.Join(loose, "; "))
 	}
 	return t.cp.Deploy(ctx, api.DeployRequest{Env: a.Deploy, Artifact: run.Artifact, Spec: sp}, triggerActor)
-}
-
-// loosenedGates lists how next loosens the promotion rules of prev's
-// environments: requires_from removed or pointed elsewhere, fewer
-// approvals, an environment that had either removed.
-func loosenedGates(prev, next spec.App) []string {
-	var out []string
-	for _, name := range sortedNames(prev.Environments) {
-		was := prev.Environments[name]
-		if was.RequiresFrom == "" && was.Approvals == 0 {
-			continue
-		}
-		now, kept := next.Environments[name]
-		if !kept {
-			out = append(out, fmt.Sprintf("environments.%s removed", name))
-			continue
-		}
-		if was.RequiresFrom != "" && now.RequiresFrom != was.RequiresFrom {
-			to := "none"
-			if now.RequiresFrom != "" {
-				to = now.RequiresFrom
-			}
-			out = append(out, fmt.Sprintf("environments.%s.requires_from %s → %s", name, was.RequiresFrom, to))
-		}
-		if now.Approvals < was.Approvals {
-			out = append(out, fmt.Sprintf("environments.%s.approvals %d → %d", name, was.Approvals, now.Approvals))
-		}
-	}
-	return out
 }
 
 // previewTo creates or updates the branch's preview environment (a copy
