@@ -128,6 +128,25 @@ func TestCanaryNewErrorIssueAborted(t *testing.T) {
 			t.Errorf("audit log lacks %s:\n%s", want, audit)
 		}
 	}
+	// Bad input gets a clear error.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"errors", "list", "hello", "--env", "nosuch"}, 1, `environment "nosuch" of app hello: not found`},
+		{[]string{"errors", "health", "hello", "--env", "nosuch"}, 1, `environment "nosuch" of app hello: not found`},
+		{[]string{"errors", "list", "nosuch", "--env", "staging"}, 1, `app "nosuch": not found`},
+		{[]string{"errors", "list", "hello", "--env", "staging", "--release", "0"}, 2, "--release takes a release number"},
+		{[]string{"errors", "list", "hello", "--env", "staging", "--status", "open"}, 1, `status "open" is not one of`},
+		{[]string{"errors", "show", "abc"}, 2, "is not an issue number"},
+		{[]string{"errors", "resolve", "99999"}, 1, "issue 99999: not found"},
+	} {
+		if _, errOut, code := e.run(c.args...); code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("slipway %s: exit %d %q; want exit %d saying %q", strings.Join(c.args, " "), code, errOut, c.code, c.want)
+		}
+	}
+
 	// A viewer reads issues but may not change them; the refusal changes nothing.
 	vic := e.addUser("vic", "viewer")
 	if out := e.okAs(vic, "errors", "list", "hello", "--env", "staging"); !strings.Contains(out, "checkoutError") {

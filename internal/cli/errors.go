@@ -22,8 +22,12 @@ func newErrorsCmd(g *globals) *cobra.Command {
 	}
 	var env, status string
 	var release int
-	list := envRead(g, "list APP --env ENV [--release N] [--status S]", "List error issues, most recently seen first", &env,
+	var list *cobra.Command
+	list = envRead(g, "list APP --env ENV [--release N] [--status S]", "List error issues, most recently seen first", &env,
 		func(c *api.Client, ctx context.Context, app, env string) ([]store.ErrorIssue, error) {
+			if release < 0 || release == 0 && list.Flags().Changed("release") {
+				return nil, usagef("--release takes a release number (1 or more; see `slipway releases %s --env %s`)", app, env)
+			}
 			return c.ErrorIssues(ctx, app, env, release, status)
 		},
 		"No error issues in %[1]s/%[2]s. Apps report errors with a Sentry SDK; they get SENTRY_DSN (see `slipway errors dsn`).",

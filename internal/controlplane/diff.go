@@ -11,16 +11,26 @@ import (
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
-// Diff implements api.Service.
-func (cp *ControlPlane) Diff(ctx context.Context, app, a, b string) (release.Parity, error) {
+// appWithEnv returns app's stored spec, or an error wrapping
+// store.ErrNotFound when app or its environment env does not exist.
+func (cp *ControlPlane) appWithEnv(ctx context.Context, app, env string) (spec.App, error) {
 	stored, err := cp.store.App(ctx, app)
 	if err != nil {
-		return release.Parity{}, err
+		return stored, err
 	}
+	if _, ok := stored.Environments[env]; !ok {
+		return stored, fmt.Errorf("environment %q of app %s: %w", env, app, store.ErrNotFound)
+	}
+	return stored, nil
+}
+
+// Diff implements api.Service.
+func (cp *ControlPlane) Diff(ctx context.Context, app, a, b string) (release.Parity, error) {
 	var states [2]release.EnvState
 	for i, env := range []string{a, b} {
-		if _, ok := stored.Environments[env]; !ok {
-			return release.Parity{}, fmt.Errorf("environment %q of app %s: %w", env, app, store.ErrNotFound)
+		stored, err := cp.appWithEnv(ctx, app, env)
+		if err != nil {
+			return release.Parity{}, err
 		}
 		if states[i], err = cp.envState(ctx, stored, env); err != nil {
 			return release.Parity{}, err

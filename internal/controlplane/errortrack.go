@@ -137,11 +137,11 @@ func (cp *ControlPlane) ingestHandler(apiHandler http.Handler) http.Handler {
 
 // ErrorIssues implements api.ErrorService.
 func (cp *ControlPlane) ErrorIssues(ctx context.Context, app, env string, release int, status string, limit int) ([]store.ErrorIssue, error) {
+	if _, err := cp.appWithEnv(ctx, app, env); err != nil {
+		return nil, err
+	}
 	p, err := cp.errStore.ErrorProjectOf(ctx, app, env)
 	if errors.Is(err, store.ErrNotFound) {
-		if _, aerr := cp.store.App(ctx, app); aerr != nil {
-			return nil, aerr
-		}
 		return nil, nil
 	}
 	if err != nil {
@@ -205,12 +205,8 @@ func (cp *ControlPlane) SetIssueStatus(ctx context.Context, id int64, req api.Is
 
 // ErrorsDSN implements api.ErrorService.
 func (cp *ControlPlane) ErrorsDSN(ctx context.Context, app, env string) (api.DSNInfo, error) {
-	a, err := cp.store.App(ctx, app)
-	if err != nil {
+	if _, err := cp.appWithEnv(ctx, app, env); err != nil {
 		return api.DSNInfo{}, err
-	}
-	if _, ok := a.Environments[env]; !ok {
-		return api.DSNInfo{}, fmt.Errorf("app %s has no environment %q: %w", app, env, store.ErrNotFound)
 	}
 	if cp.opts.PublicURL == "" {
 		return api.DSNInfo{}, fmt.Errorf("%w: this server has no public URL for DSNs; start it with --public-url", api.ErrInvalid)
@@ -225,6 +221,9 @@ func (cp *ControlPlane) ErrorsDSN(ctx context.Context, app, env string) (api.DSN
 
 // ReleaseHealth implements api.ErrorService.
 func (cp *ControlPlane) ReleaseHealth(ctx context.Context, app, env string) ([]store.ReleaseHealth, error) {
+	if _, err := cp.appWithEnv(ctx, app, env); err != nil {
+		return nil, err
+	}
 	p, err := cp.errStore.ErrorProjectOf(ctx, app, env)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil

@@ -96,12 +96,9 @@ func (cp *ControlPlane) releaseSecrets(ctx context.Context, rel store.Release) (
 
 // Secrets implements api.Service.
 func (cp *ControlPlane) Secrets(ctx context.Context, app, env string) ([]api.SecretEntry, error) {
-	stored, err := cp.store.App(ctx, app)
+	stored, err := cp.appWithEnv(ctx, app, env)
 	if err != nil {
 		return nil, err
-	}
-	if _, ok := stored.Environments[env]; !ok {
-		return nil, fmt.Errorf("environment %q of app %s: %w", env, app, store.ErrNotFound)
 	}
 	current, err := cp.store.Secrets(ctx, app, env)
 	if err != nil {
@@ -143,12 +140,9 @@ func (cp *ControlPlane) SetSecrets(ctx context.Context, app, env string, req api
 			return api.SecretChange{}, fmt.Errorf("%w: secret %s is both set and unset", api.ErrInvalid, name)
 		}
 	}
-	stored, err := cp.store.App(ctx, app)
+	stored, err := cp.appWithEnv(ctx, app, env)
 	if err != nil {
 		return api.SecretChange{}, err
-	}
-	if _, ok := stored.Environments[env]; !ok {
-		return api.SecretChange{}, fmt.Errorf("environment %q of app %s: %w", env, app, store.ErrNotFound)
 	}
 	current, err := cp.store.Secrets(ctx, app, env)
 	if err != nil {
