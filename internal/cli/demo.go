@@ -33,11 +33,12 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var listen, proxyListen string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the whole loop on the example app: deploy, promote, a failed deploy, a good one, rollback",
+		Short: "Run the whole loop on the example app: deploy, promote, a failed deploy, a good one, rollback, a canary aborted for a new error",
 		Long: `demo starts a control plane with an embedded SQLite store in a temporary data dir, builds the
 bundled example app (examples/hello, needs the go toolchain), deploys release 1 to staging,
 promotes that same artifact to production, deploys a build whose health check fails (it never
-gets traffic), deploys a good release, and presses the undo button. A client sends requests to
+gets traffic), deploys a good release, presses the undo button, and rolls out a canary whose
+instances report a new error through the Sentry SDK: the error tracker aborts it. A client sends requests to
 production through the proxy the whole time; the demo fails if any request fails.`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {

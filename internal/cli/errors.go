@@ -95,32 +95,12 @@ func parseIssueID(s string) (int64, error) {
 
 func newErrorsShowCmd(g *globals) *cobra.Command {
 	var events int
-	cmd := &cobra.Command{
-		Use:   "show ISSUE",
-		Short: "Show an issue: counts per release and its latest events with stack traces",
-		Args:  exactArgs(1, "ISSUE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseIssueID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			d, err := c.ErrorIssue(cmd.Context(), id, events)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(d)
-			}
-			printIssue(g.stdout, d)
-			return nil
+	cmd := idCommand(g, "show ISSUE", "Show an issue: counts per release and its latest events with stack traces", parseIssueID,
+		func(ctx context.Context, c *api.Client, id int64) (api.IssueDetail, error) {
+			return c.ErrorIssue(ctx, id, events)
 		},
-	}
+		func(d api.IssueDetail) error { printIssue(g.stdout, d); return nil })
 	cmd.Flags().IntVarP(&events, "events", "n", 1, "how many of the latest events to show")
-	addJSON(cmd, g)
 	return cmd
 }
 
@@ -207,37 +187,20 @@ func newErrorsDSNCmd(g *globals) *cobra.Command {
 
 func newIssueStatusCmd(g *globals, verb, short, status string) *cobra.Command {
 	var next bool
-	cmd := &cobra.Command{
-		Use:   verb + " ISSUE",
-		Short: short,
-		Args:  exactArgs(1, "ISSUE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseIssueID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			is, err := c.SetIssueStatus(cmd.Context(), id, api.IssueStatusRequest{Status: status, InNextRelease: next})
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(is)
-			}
+	cmd := idCommand(g, verb+" ISSUE", short, parseIssueID,
+		func(ctx context.Context, c *api.Client, id int64) (store.ErrorIssue, error) {
+			return c.SetIssueStatus(ctx, id, api.IssueStatusRequest{Status: status, InNextRelease: next})
+		},
+		func(is store.ErrorIssue) error {
 			msg := fmt.Sprintf("issue %d %s: %s", is.ID, is.Status, is.Title)
 			if is.ResolvedIn != "" {
 				msg += fmt.Sprintf(" (events of %s or older keep it resolved)", is.ResolvedIn)
 			}
-			_, err = fmt.Fprintln(g.stdout, msg)
+			_, err := fmt.Fprintln(g.stdout, msg)
 			return err
-		},
-	}
+		})
 	if status == store.IssueResolved {
 		cmd.Flags().BoolVar(&next, "in-next-release", false, "resolved in the next release: only events of a later release than the newest it was seen in reopen it")
 	}
-	addJSON(cmd, g)
 	return cmd
 }

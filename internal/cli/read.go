@@ -78,6 +78,38 @@ func envRead[T any](g *globals, use, short string, env *string, get func(*api.Cl
 	return cmd
 }
 
+// idCommand builds a command `USE ID` that parses its argument with
+// parse, calls the API with call, and prints the answer as JSON with
+// --json, otherwise with text.
+func idCommand[T any](g *globals, use, short string, parse func(string) (int64, error),
+	call func(context.Context, *api.Client, int64) (T, error), text func(T) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(1, strings.Fields(use)[1]),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parse(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			v, err := call(cmd.Context(), c, id)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(v)
+			}
+			return text(v)
+		},
+	}
+	addJSON(cmd, g)
+	return cmd
+}
+
 func newReleasesCmd(g *globals) *cobra.Command {
 	var env string
 	cmd := envRead(g, "releases APP --env ENV", "List the releases of an environment, newest first", &env, (*api.Client).Releases,

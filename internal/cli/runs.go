@@ -188,26 +188,9 @@ func duration(d time.Duration) string {
 }
 
 func newRunsShowCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "show RUN",
-		Short: "Show a run: commit, state, artifact, and every step with its state and duration",
-		Args:  exactArgs(1, "RUN"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := runID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.Run(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(r)
-			}
+	return idCommand(g, "show RUN", "Show a run: commit, state, artifact, and every step with its state and duration", runID,
+		func(ctx context.Context, c *api.Client, id int64) (store.Run, error) { return c.Run(ctx, id) },
+		func(r store.Run) error {
 			now := time.Now()
 			fmt.Fprintf(g.stdout, "run %d of %s: %s", r.ID, r.App, r.State)
 			if d := r.Duration(now); d > 0 {
@@ -249,10 +232,7 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.Stage, st.Step, st.State, exit, duration(st.Duration(now)), st.Error)
 			}
 			return tw.Flush()
-		},
-	}
-	addJSON(cmd, g)
-	return cmd
+		})
 }
 
 func newRunsLogsCmd(g *globals) *cobra.Command {
@@ -278,32 +258,12 @@ func newRunsLogsCmd(g *globals) *cobra.Command {
 }
 
 func newRunsCancelCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "cancel RUN",
-		Short: "Cancel a queued or running run (its running steps are stopped)",
-		Args:  exactArgs(1, "RUN"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := runID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.CancelRun(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return g.printJSON(r)
-			}
-			fmt.Fprintf(g.stdout, "run %d of %s is %s\n", r.ID, r.App, r.State)
-			return nil
-		},
-	}
-	addJSON(cmd, g)
-	return cmd
+	return idCommand(g, "cancel RUN", "Cancel a queued or running run (its running steps are stopped)", runID,
+		func(ctx context.Context, c *api.Client, id int64) (store.Run, error) { return c.CancelRun(ctx, id) },
+		func(r store.Run) error {
+			_, err := fmt.Fprintf(g.stdout, "run %d of %s is %s\n", r.ID, r.App, r.State)
+			return err
+		})
 }
 
 func newRunsRerunCmd(g *globals) *cobra.Command {
