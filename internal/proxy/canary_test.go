@@ -424,7 +424,11 @@ func TestSideFailover(t *testing.T) {
 		go func() { defer close(done); _ = p.Run(ctx) }()
 		defer func() { cancel(); <-done }()
 		r := canaryRoute("app.test", []*testBackend{st}, []*testBackend{sick}, 100)
-		r.Health = HealthCheck{Path: "/up", Interval: 10 * time.Millisecond, UnhealthyThreshold: 1}
+		// The check's timeout is capped at its interval: 200ms keeps the
+		// stable backend's checks passing on a loaded CI machine (at 10ms
+		// one slow check took stable out of rotation and sent traffic to
+		// the sick canary).
+		r.Health = HealthCheck{Path: "/up", Interval: 200 * time.Millisecond, UnhealthyThreshold: 1}
 		mustSetTable(t, p, table(3, r))
 		waitFor(t, "canary marked unhealthy", 5*time.Second, func() bool {
 			s, _ := statusOfBackend(p, "canary-sick")
